@@ -1,0 +1,64 @@
+"""jobkit: a Sidekiq-compatible Redis job runtime for Python.
+
+Define jobs by subclassing :class:`Job` (or with :func:`job`), enqueue them with
+``perform_async``/``perform_in``/``perform_at``/``perform_bulk``, and run them with
+``jobkit worker``.
+"""
+
+from ._version import __version__
+from .client import Client
+from .config import configure, get_client, get_settings
+from .errors import (
+    ArgumentError,
+    ConfigError,
+    JobDefinitionError,
+    JobkitError,
+    PayloadError,
+    ScheduleError,
+    UnknownJobError,
+)
+from .job import Enqueuer, Job, JobFunction, job, resolve
+from .middleware import (
+    ClientMiddleware,
+    JobLogger,
+    MetricsMiddleware,
+    MetricsSink,
+    ServerMiddleware,
+)
+from .options import JobOptions
+from .processor import Outcome
+from .registry import lookup, registered
+from .settings import Settings
+from .worker import Worker, WorkerOptions
+
+__all__ = [
+    "ArgumentError",
+    "Client",
+    "ClientMiddleware",
+    "ConfigError",
+    "Enqueuer",
+    "Job",
+    "JobDefinitionError",
+    "JobFunction",
+    "JobLogger",
+    "JobOptions",
+    "JobkitError",
+    "MetricsMiddleware",
+    "MetricsSink",
+    "Outcome",
+    "PayloadError",
+    "ScheduleError",
+    "ServerMiddleware",
+    "Settings",
+    "UnknownJobError",
+    "Worker",
+    "WorkerOptions",
+    "__version__",
+    "configure",
+    "get_client",
+    "get_settings",
+    "job",
+    "lookup",
+    "registered",
+    "resolve",
+]

@@ -1,0 +1,81 @@
+"""Writing job outcomes to Redis: acknowledge, retry, kill, count — one MULTI per batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+import redis
+
+from . import payload as pl
+from . import scripts
+from .keys import Keys
+from .processor import Outcome
+from .settings import Settings
+
+log = logging.getLogger("jobkit.worker")
+#: Sidekiq keeps daily stat counters for five years.
+STATS_TTL = 5 * 365 * 24 * 3600
+
+
+def add_dead(pipe: redis.client.Pipeline, keys: Keys, settings: Settings, raw: bytes,
+             now: float) -> None:
+    """Add a job to the dead set and trim it by age and size, as Sidekiq's DeadSet#kill."""
+    pipe.zadd(keys.dead, {raw: now})
+    pipe.zremrangebyscore(keys.dead, "-inf", now - settings.dead_timeout)
+    pipe.zremrangebyrank(keys.dead, 0, -(settings.dead_max_jobs + 1))
+
+
+def count_stats(pipe: redis.client.Pipeline, keys: Keys, processed: int, failed: int,
+                now: float) -> None:
+    """Increment Sidekiq's total and daily (UTC) processed/failed counters."""
+    day = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%d")
+    for name, n in (("processed", processed), ("failed", failed)):
+        if n:
+            pipe.incrby(keys.stat(name), n)
+            pipe.incrby(keys.stat(name, day), n)
+            pipe.expire(keys.stat(name, day), STATS_TTL)
+
+
+def write(
+    connection: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+    identity: str,
+    outcomes: Sequence[Outcome],
+) -> None:
+    """Record ``outcomes`` atomically; each job leaves its in-progress list in the same MULTI
+    that stores its retry or dead entry, so a crash can only lead to a redelivery."""
+    now = settings.clock()
+    pipe = connection.pipeline(transaction=True)
+    processed = failed = 0
+    for out in outcomes:
+        pipe.lrem(keys.inprogress(identity, out.queue), 1, out.raw)  # type: ignore[arg-type]
+        if out.status == "requeue":
+            pipe.zadd(keys.schedule, {out.raw: out.score or now})
+            continue
+        processed += 1
+        if out.failed:
+            failed += 1
+        if out.status == "retry" and out.payload is not None:
+            pipe.zadd(keys.retry, {pl.encode(out.payload): out.score or now})
+        elif out.status in ("dead", "invalid") and out.payload is not None:
+            add_dead(pipe, keys, settings, pl.encode(out.payload), now)
+        if out.unlock is not None:
+            # EVAL, not EVALSHA: a NOSCRIPT error inside MULTI would not undo the other writes.
+            pipe.eval(scripts.UNLOCK, 1, out.unlock[0], out.unlock[1])
+    count_stats(pipe, keys, processed, failed, now)
+    pipe.execute()
+
+
+def notify_deaths(settings: Settings, outcomes: Sequence[Outcome]) -> None:
+    """Call every death handler for each job that died; a failing handler is logged."""
+    for out in outcomes:
+        if out.status not in ("dead", "invalid") or out.payload is None or out.exc is None:
+            continue
+        for handler in settings.death_handlers:
+            try:
+                handler(out.payload, out.exc)
+            except Exception:
+                log.exception("death handler %r failed for jid %s", handler, out.payload["jid"])

@@ -1,0 +1,134 @@
+"""The ``jobkit`` command: ``worker`` and ``demo`` (operations commands live in ``ops``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from .errors import ConfigError, JobkitError
+from .fetch import parse_queue
+from .settings import Settings
+
+
+def _require(spec: str) -> None:
+    """Import ``spec``: a module name (``myapp.jobs``) or a path to a ``.py`` file or package."""
+    path = os.path.abspath(spec)
+    if spec.endswith(".py") or os.path.isdir(path):
+        if not os.path.exists(path):
+            raise ConfigError(f"-r {spec!r}: no such file or directory")
+        directory, base = os.path.split(path.removesuffix(".py").rstrip(os.sep))
+        sys.path.insert(0, directory)
+        module = base
+    else:
+        module = spec
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise ConfigError(f"-r {spec!r}: cannot import {module!r}: {e}") from e
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "namespace", None) is not None:
+        overrides["namespace"] = args.namespace
+    if getattr(args, "redis_url", None):
+        overrides["redis_url"] = args.redis_url
+    from .config import configure, get_settings
+
+    base = get_settings() if not overrides else get_settings().replace(**overrides)
+    return configure(base)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from .worker import Worker, WorkerOptions
+
+    sys.path.insert(0, os.getcwd())
+    for spec in args.require:
+        _require(spec)
+    queues = tuple(parse_queue(q) for q in args.queue) or (("default", 1),)
+    options = WorkerOptions(queues=queues, concurrency=args.concurrency, strict=args.strict,
+                            timeout=args.timeout, tag=args.tag or "")
+    settings = _settings(args)
+    worker = Worker(settings, options)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if worker._stopping.is_set():
+            logging.getLogger("jobkit").warning("second signal: exiting now; "
+                                                "unfinished jobs are recovered by other workers")
+            os._exit(1)
+        worker.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if hasattr(signal, "SIGTSTP"):
+        signal.signal(signal.SIGTSTP, lambda s, f: worker.quiet())
+    worker.run()
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    summary = demo.run(redis_url=args.redis_url, orders=args.orders)
+    return 0 if summary["processed"] > 0 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jobkit", description=__doc__)
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="default: INFO for worker, ERROR for the demo and operations")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    w = sub.add_parser("worker", help="run a worker process")
+    w.add_argument("-r", "--require", action="append", default=[], metavar="MODULE",
+                   help="module or .py file that defines jobs (repeatable)")
+    w.add_argument("-q", "--queue", action="append", default=[], metavar="NAME[,WEIGHT]",
+                   help="queue to work, with an optional weight (repeatable; default: default)")
+    w.add_argument("-c", "--concurrency", type=int, default=10, help="threads (default: 10)")
+    w.add_argument("--strict", action="store_true",
+                   help="strict queue priority, in the given order")
+    w.add_argument("-t", "--timeout", type=float, default=25.0,
+                   help="seconds to wait for running jobs on shutdown (default: 25)")
+    w.add_argument("--tag", help="label shown in Sidekiq's process list")
+    _add_redis_options(w)
+    w.set_defaults(func=_cmd_worker)
+
+    d = sub.add_parser("demo", help="run a sample workload on the embedded Redis")
+    d.add_argument("--redis-url", help="use this Redis instead of the embedded fakeredis")
+    d.add_argument("--orders", type=int, default=200, help="orders to process (default: 200)")
+    d.set_defaults(func=_cmd_demo)
+
+    from . import ops
+
+    ops.add_commands(sub, _add_redis_options)
+    return parser
+
+
+def _add_redis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--redis-url", help="Redis URL (default: $JOBKIT_REDIS_URL, $REDIS_URL, "
+                   "redis://localhost:6379/0)")
+    p.add_argument("--namespace", help="key prefix shared with the apps that enqueue")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = args.log_level or ("INFO" if args.command == "worker" else "ERROR")
+    logging.basicConfig(level=level,
+                        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    try:
+        code: int = args.func(args)
+    except JobkitError as e:
+        print(f"jobkit: error: {e}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The process-wide settings and client that ``Job.perform_async`` and friends use."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .client import Client
+from .settings import Settings
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+_client: Client | None = None
+
+
+def configure(settings: Settings | None = None, /, **changes: Any) -> Settings:
+    """Set jobkit's settings: ``configure(redis_url=..., death_handlers=[...])``.
+
+    Keywords change the current settings (read from the environment the first time); a
+    :class:`Settings` object replaces them whole. Returns the settings now in force.
+    """
+    global _settings, _client
+    with _lock:
+        base = settings if settings is not None else (_settings or Settings.from_env())
+        new = base.replace(**changes) if changes else base
+        _settings, _client = new, None
+        return new
+
+
+def get_settings() -> Settings:
+    """The settings in force (from the environment if :func:`configure` was never called)."""
+    global _settings
+    with _lock:
+        if _settings is None:
+            _settings = Settings.from_env()
+        return _settings
+
+
+def get_client() -> Client:
+    """The shared client for the current settings, created on first use."""
+    global _client
+    settings = get_settings()
+    with _lock:
+        if _client is None or _client.settings is not settings:
+            _client = Client(settings)
+        return _client

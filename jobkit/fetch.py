@@ -1,0 +1,107 @@
+"""Reliable fetch: jobs move atomically from their queue into this process's in-progress
+lists, and leave those lists only when their outcome is written (or they are requeued)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import redis
+
+from . import scripts
+from .errors import ConfigError
+from .keys import Keys
+
+QueueWeights = Sequence[tuple[str, int]]
+
+
+def parse_queue(spec: str) -> tuple[str, int]:
+    """``"critical,3"`` → ``("critical", 3)``; ``"default"`` → ``("default", 1)``."""
+    name, sep, weight = spec.partition(",")
+    name = name.strip()
+    if not name or any(c.isspace() for c in name):
+        raise ConfigError(f"queue {spec!r} must be NAME or NAME,WEIGHT with a non-empty name")
+    if not sep:
+        return name, 1
+    try:
+        value = int(weight)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"queue {spec!r}: weight {weight!r} must be a whole number >= 1")
+    return name, value
+
+
+def check_queues(queues: QueueWeights) -> tuple[tuple[str, int], ...]:
+    if not queues:
+        raise ConfigError("queues=() must name at least one queue")
+    seen: set[str] = set()
+    for name, weight in queues:
+        if name in seen:
+            raise ConfigError(f"queue {name!r} is listed twice")
+        seen.add(name)
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
+            raise ConfigError(f"queue {name!r}: weight={weight!r} must be an integer >= 1")
+    return tuple(queues)
+
+
+def fetch_order(queues: QueueWeights, *, strict: bool, rng: random.Random) -> list[str]:
+    """Queues in the order to try them for one fetch.
+
+    Sidekiq's weighting: each queue appears ``weight`` times, the list is shuffled, then
+    de-duplicated, so a queue of weight 3 comes first three times as often as one of weight 1.
+    Strict mode keeps the declared order.
+    """
+    if strict:
+        return [name for name, _ in queues]
+    expanded = [name for name, weight in queues for _ in range(weight)]
+    rng.shuffle(expanded)
+    return list(dict.fromkeys(expanded))
+
+
+class Fetcher:
+    """Moves jobs into ``identity``'s in-progress lists and puts unfinished ones back."""
+
+    def __init__(
+        self,
+        connection: redis.Redis,
+        keys: Keys,
+        identity: str,
+        queues: QueueWeights,
+        *,
+        strict: bool = False,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.redis = connection
+        self.keys = keys
+        self.identity = identity
+        self.queues = check_queues(queues)
+        self.strict = strict
+        self.rng = rng or random.Random()
+        self._fetch = connection.register_script(scripts.FETCH)
+
+    def inprogress(self, queue: str) -> str:
+        return self.keys.inprogress(self.identity, queue)
+
+    def member(self, queue: str) -> str:
+        return f"{self.identity}|{queue}"
+
+    def fetch(self, limit: int) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` jobs as (queue, raw payload), oldest first, by queue priority."""
+        order = fetch_order(self.queues, strict=self.strict, rng=self.rng)
+        keys: list[str] = [self.keys.inprogress_index]
+        for name in order:
+            keys += [self.keys.queue(name), self.inprogress(name)]
+        flat = self._fetch(keys=keys, args=[limit, *(self.member(n) for n in order)])
+        return [(order[int(flat[i]) - 1], flat[i + 1]) for i in range(0, len(flat), 2)]
+
+    def requeue(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Put fetched but unfinished jobs back at the front of their queues, atomically."""
+        if not items:
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        # Reversed, so the oldest job ends up rightmost: the next one fetched.
+        for queue, raw in reversed(items):
+            pipe.lrem(self.inprogress(queue), 1, raw)  # type: ignore[arg-type]
+            pipe.rpush(self.keys.queue(queue), raw)
+        pipe.execute()

@@ -1,0 +1,309 @@
+"""Job classes: options as validated class attributes, and the enqueue methods."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar
+
+from . import registry
+from .errors import ArgumentError, JobDefinitionError
+from .options import (
+    JobOptions,
+    UniqueArgs,
+    check_backtrace,
+    check_bool,
+    check_discard_on,
+    check_queue,
+    check_retry,
+    check_tags,
+    check_unique,
+    check_unique_args,
+    check_unique_for,
+)
+
+if TYPE_CHECKING:
+    from .client import Client
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Job:
+    """Base class of jobs: subclass it, set options as class attributes, define ``perform``.
+
+    ``perform`` receives the JSON-decoded positional arguments. The instance carries ``jid``,
+    ``queue`` and ``retry_count`` of the payload being run.
+    """
+
+    #: Payload ``"class"`` name; defaults to ``module.QualName``.
+    name: ClassVar[str]
+    queue: ClassVar[str] = "default"
+    retry: ClassVar[bool | int] = True
+    #: False: when retries run out, drop the job instead of keeping it in the dead set.
+    dead: ClassVar[bool] = True
+    #: Exceptions that end the job at once, without retry or dead set.
+    discard_on: ClassVar[tuple[type[BaseException], ...]] = ()
+    #: Keep this many backtrace lines in the retry payload (True = all).
+    backtrace: ClassVar[bool | int] = False
+    #: False: use ``retry_in``'s delay exactly, without Sidekiq's random jitter.
+    retry_jitter: ClassVar[bool] = True
+    tags: ClassVar[tuple[str, ...]] = ()
+    unique: ClassVar[str | None] = None
+    unique_for: ClassVar[float] = 3600.0
+    unique_args: ClassVar[UniqueArgs | None] = None
+
+    #: (required, maximum or None for ``*args``) positional argument counts of ``perform``.
+    _arity: ClassVar[tuple[int, int | None]] = (0, None)
+    _options: ClassVar[JobOptions]
+
+    jid: str = ""
+    retry_count: int | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        owner = f"{cls.__module__}.{cls.__qualname__}"
+        if "name" not in cls.__dict__:
+            cls.name = owner
+        elif not isinstance(cls.name, str) or not cls.name:
+            raise JobDefinitionError(f"{owner}: name={cls.name!r} must be a non-empty string")
+        cls._options = JobOptions(
+            name=cls.name,
+            queue=check_queue(cls.queue, owner),
+            retry=check_retry(cls.retry, owner),
+            dead=check_bool("dead", cls.dead, owner),
+            backtrace=check_backtrace(cls.backtrace, owner),
+            tags=check_tags(cls.tags, owner),
+            unique=check_unique(cls.unique, owner),
+            unique_for=check_unique_for(cls.unique_for, owner),
+            unique_args=check_unique_args(cls.__dict__.get("unique_args", cls.unique_args), owner),
+        )
+        cls.discard_on = check_discard_on(cls.discard_on, owner)
+        check_bool("retry_jitter", cls.retry_jitter, owner)
+        cls._arity = _arity_of(cls._perform_target(), owner)
+        registry.register(cls)
+
+    @classmethod
+    def _perform_target(cls) -> Callable[..., Any]:
+        perform = cls.__dict__.get("perform") or getattr(cls, "perform", None)
+        if perform is None or perform is Job.perform:
+            raise JobDefinitionError(f"{cls.__module__}.{cls.__qualname__} must define perform()")
+        if inspect.iscoroutinefunction(perform):
+            raise JobDefinitionError(
+                f"{cls.__module__}.{cls.__qualname__}.perform is async; jobkit runs jobs in "
+                "threads, so define a plain def (call asyncio.run inside if needed)"
+            )
+        return functools.partial(perform, None)
+
+    def perform(self, *args: Any) -> None:
+        """Do the work; raise to fail (and retry)."""
+        raise NotImplementedError
+
+    @classmethod
+    def retry_in(cls, count: int, exc: BaseException) -> float | None:
+        """Seconds until retry number ``count`` (0-based); None uses Sidekiq's backoff."""
+        return None
+
+    @classmethod
+    def default_retry_delay(cls, count: int) -> float:
+        """Sidekiq's backoff: ``count**4 + 15 + random(10) * (count + 1)`` seconds."""
+        return float(count**4 + 15 + random.randrange(10) * (count + 1))
+
+    @classmethod
+    def options(cls) -> JobOptions:
+        """The class's resolved options."""
+        return cls._options
+
+    @classmethod
+    def check_arity(cls, args: Sequence[Any]) -> None:
+        """Raise :class:`ArgumentError` when ``perform`` cannot take ``len(args)`` arguments."""
+        low, high = cls._arity
+        n = len(args)
+        if n < low or (high is not None and n > high):
+            wanted = (str(low) if low == high
+                      else f"{low} to {high}" if high is not None else f"{low} or more")
+            raise ArgumentError(
+                f"{cls.name}.perform() takes {wanted} argument(s) "
+                f"but {n} were given: {list(args)!r}"
+            )
+
+    @classmethod
+    def set(cls, **overrides: Any) -> Enqueuer:
+        """Per-call options: ``MyJob.set(queue="low", retry=5).perform_async(1)``."""
+        return Enqueuer(cls, cls._options.with_overrides(cls.name, overrides))
+
+    @classmethod
+    def perform_async(cls, *args: Any, **kwargs: Any) -> str | None:
+        """Enqueue now; returns the jid (None if a middleware or unique lock dropped it)."""
+        return Enqueuer(cls, cls._options).perform_async(*args, **kwargs)
+
+    @classmethod
+    def perform_in(cls, interval: Any, *args: Any, **kwargs: Any) -> str | None:
+        """Enqueue to run after ``interval`` (seconds or a timedelta)."""
+        return Enqueuer(cls, cls._options).perform_in(interval, *args, **kwargs)
+
+    @classmethod
+    def perform_at(cls, when: Any, *args: Any, **kwargs: Any) -> str | None:
+        """Enqueue to run at ``when`` (an aware datetime or epoch seconds)."""
+        return Enqueuer(cls, cls._options).perform_at(when, *args, **kwargs)
+
+    @classmethod
+    def perform_bulk(
+        cls, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
+    ) -> list[str | None]:
+        """Enqueue one job per argument list in pipelined round trips; returns the jids."""
+        return Enqueuer(cls, cls._options).perform_bulk(args_list, batch_size=batch_size)
+
+
+def _reject_kwargs(name: str, kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise ArgumentError(
+            f"{name}: keyword arguments are not supported (Sidekiq's job format has only "
+            f"positional args): got {shown}; pass them positionally or as one dict"
+        )
+
+
+class Enqueuer:
+    """A job class bound to resolved options; what ``Job.set()`` returns."""
+
+    def __init__(self, job: type[Job], options: JobOptions) -> None:
+        self.job = job
+        self.options = options
+
+    def perform_async(self, *args: Any, **kwargs: Any) -> str | None:
+        _reject_kwargs(self.job.name, kwargs)
+        return _client().enqueue(self.job, args, self.options)
+
+    def perform_in(self, interval: Any, *args: Any, **kwargs: Any) -> str | None:
+        from .times import delay_seconds
+
+        _reject_kwargs(self.job.name, kwargs)
+        client = _client()
+        at = client.settings.clock() + delay_seconds(interval)
+        return client.enqueue(self.job, args, self.options, at=at)
+
+    def perform_at(self, when: Any, *args: Any, **kwargs: Any) -> str | None:
+        from .times import epoch_of
+
+        _reject_kwargs(self.job.name, kwargs)
+        return _client().enqueue(self.job, args, self.options, at=epoch_of(when))
+
+    def perform_bulk(
+        self, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
+    ) -> list[str | None]:
+        return _client().enqueue_bulk(self.job, args_list, self.options, batch_size=batch_size)
+
+
+def _client() -> Client:
+    from .config import get_client
+
+    return get_client()
+
+
+def _arity_of(func: Callable[..., Any], owner: str) -> tuple[int, int | None]:
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return (0, None)
+    low, high = 0, 0
+    for param in sig.parameters.values():
+        if param.kind is param.VAR_POSITIONAL:
+            return (low, None)
+        if param.kind is param.KEYWORD_ONLY and param.default is param.empty:
+            raise JobDefinitionError(
+                f"{owner}.perform has required keyword-only parameter {param.name!r}; "
+                "Sidekiq's format carries positional arguments only"
+            )
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            high += 1
+            if param.default is param.empty:
+                low += 1
+    return (low, high)
+
+
+class JobFunction(Generic[P, R]):
+    """A plain function turned into a job by :func:`job`; call it directly to run it inline."""
+
+    def __init__(self, func: Callable[P, R], job_class: type[Job]) -> None:
+        functools.update_wrapper(self, func)
+        self.func = func
+        self.job_class = job_class
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.func(*args, **kwargs)
+
+    @property
+    def name(self) -> str:
+        return self.job_class.name
+
+    def set(self, **overrides: Any) -> Enqueuer:
+        return self.job_class.set(**overrides)
+
+    def perform_async(self, *args: Any, **kwargs: Any) -> str | None:
+        return self.job_class.perform_async(*args, **kwargs)
+
+    def perform_in(self, interval: Any, *args: Any, **kwargs: Any) -> str | None:
+        return self.job_class.perform_in(interval, *args, **kwargs)
+
+    def perform_at(self, when: Any, *args: Any, **kwargs: Any) -> str | None:
+        return self.job_class.perform_at(when, *args, **kwargs)
+
+    def perform_bulk(
+        self, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
+    ) -> list[str | None]:
+        return self.job_class.perform_bulk(args_list, batch_size=batch_size)
+
+
+def job(
+    func: Callable[P, R] | None = None, **options: Any
+) -> Any:
+    """Make a function a job: ``@jobkit.job`` or ``@jobkit.job(queue="mailers", retry=5)``."""
+
+    def wrap(fn: Callable[P, R]) -> JobFunction[P, R]:
+        if not callable(fn):
+            raise JobDefinitionError(f"@jobkit.job expects a function, got {fn!r}")
+        unknown = sorted(set(options) - _FUNCTION_OPTIONS)
+        if unknown:
+            raise JobDefinitionError(
+                f"@jobkit.job on {fn.__qualname__}: unknown option {unknown[0]!r}; "
+                f"options: {', '.join(sorted(_FUNCTION_OPTIONS))}"
+            )
+
+        def perform(self: Job, *args: Any) -> None:
+            fn(*args)  # type: ignore[call-arg]
+
+        attrs: dict[str, Any] = {
+            "__module__": fn.__module__,
+            "__qualname__": fn.__qualname__,
+            "__doc__": fn.__doc__,
+            "perform": perform,
+            "_perform_target": classmethod(lambda cls: fn),
+            **{k: (staticmethod(v) if k == "unique_args" and v else v) for k, v in options.items()},
+        }
+        if "retry_in" in options:
+            user_retry_in = options["retry_in"]
+            attrs["retry_in"] = classmethod(lambda cls, count, exc: user_retry_in(count, exc))
+        job_class = type(fn.__name__, (Job,), attrs)
+        return JobFunction(fn, job_class)
+
+    if func is not None:
+        return wrap(func)
+    return wrap
+
+
+_FUNCTION_OPTIONS = {
+    "name", "queue", "retry", "dead", "discard_on", "backtrace", "retry_jitter", "tags",
+    "unique", "unique_for", "unique_args", "retry_in",
+}
+
+
+def resolve(job: Any) -> type[Job]:
+    """The job class behind a :class:`Job` subclass or a :func:`job` function."""
+    if isinstance(job, JobFunction):
+        return job.job_class
+    if isinstance(job, type) and issubclass(job, Job) and job is not Job:
+        return job
+    raise JobDefinitionError(f"{job!r} is not a jobkit job class or @jobkit.job function")

@@ -1,0 +1,29 @@
+"""Middleware base classes; each hook's default passes straight through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..job import Job
+
+Payload = dict[str, Any]
+
+
+class ClientMiddleware:
+    """Wraps every enqueue. Override :meth:`enqueue`."""
+
+    def enqueue(
+        self, payload: Payload, call_next: Callable[[Payload], Payload | None]
+    ) -> Payload | None:
+        """Return ``call_next(payload)`` (payload may be changed first) or None to drop the job."""
+        return call_next(payload)
+
+
+class ServerMiddleware:
+    """Wraps every perform in the worker. Override :meth:`perform`."""
+
+    def perform(self, job: Job, payload: Payload, call_next: Callable[[], None]) -> None:
+        """Call ``call_next()`` to run the job; exceptions propagate to the retry logic."""
+        call_next()

@@ -1,0 +1,37 @@
+"""Per-job log lines carrying the jid, as Sidekiq's job logger."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .base import Payload, ServerMiddleware
+
+if TYPE_CHECKING:
+    from ..job import Job
+
+logger = logging.getLogger("jobkit.job")
+
+
+class JobLogger(ServerMiddleware):
+    """Logs ``start``/``done``/``fail`` with class, jid and elapsed time at INFO."""
+
+    def __init__(self, log: logging.Logger = logger) -> None:
+        self.log = log
+
+    def perform(self, job: Job, payload: Payload, call_next: Callable[[], None]) -> None:
+        # Checked once so a worker at WARNING pays nothing for formatting.
+        if not self.log.isEnabledFor(logging.INFO):
+            call_next()
+            return
+        tag = f"{payload['class']} JID-{payload['jid']}"
+        self.log.info("%s start", tag)
+        started = time.perf_counter()
+        try:
+            call_next()
+        except BaseException:
+            self.log.info("%s fail: %.3f sec", tag, time.perf_counter() - started)
+            raise
+        self.log.info("%s done: %.3f sec", tag, time.perf_counter() - started)

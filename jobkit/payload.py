@@ -1,0 +1,197 @@
+"""The job payload: pure building, encoding, decoding and validation of Sidekiq's job JSON.
+
+Nothing here touches Redis, so all of it is testable with Redis stopped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import secrets
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import ArgumentError, PayloadError
+
+Payload = dict[str, Any]
+
+#: Fields Sidekiq writes as epoch times (float seconds in 6.x, integer milliseconds in 8.x).
+TIME_FIELDS = ("created_at", "enqueued_at", "failed_at", "retried_at", "discarded_at", "at")
+# Integer times above this are milliseconds: 1e11 seconds is the year 5138.
+_MS_THRESHOLD = 100_000_000_000
+
+_JSON_SCALARS = (str, int, bool, type(None))
+
+
+def new_jid() -> str:
+    """24 lowercase hex characters, as Sidekiq's ``SecureRandom.hex(12)``."""
+    return secrets.token_hex(12)
+
+
+def epoch(value: Any) -> float:
+    """An epoch time in seconds from either Sidekiq form (float seconds or int milliseconds)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PayloadError(f"time value {value!r} is not a number of epoch seconds")
+    if isinstance(value, int) and value > _MS_THRESHOLD:
+        return value / 1000.0
+    return float(value)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return text
+
+
+def _advice(value: Any) -> str:
+    import datetime as dt
+    import decimal
+    import uuid
+
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return "pass value.isoformat() and parse it in perform()"
+    if isinstance(value, decimal.Decimal):
+        return "pass str(value) (exact) and rebuild the Decimal in perform()"
+    if isinstance(value, uuid.UUID):
+        return "pass str(value)"
+    if isinstance(value, tuple | set | frozenset):
+        return "pass a list"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "decode it to text, or pass base64 text"
+    if isinstance(value, float):
+        return "NaN and infinity have no JSON form; pass null or a string"
+    if callable(value):
+        return "pass the name of what to call, not the callable"
+    if hasattr(value, "pk") or hasattr(value, "id"):
+        return "pass its id and load the record in perform()"
+    return "pass simple JSON data (ids, strings, numbers, lists, dicts with string keys)"
+
+
+def check_value(value: Any, where: str) -> None:
+    """Raise :class:`ArgumentError` naming ``where`` unless ``value`` is JSON-native."""
+    if isinstance(value, _JSON_SCALARS):
+        return
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_value(item, f"{where}[{i}]")
+        return
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ArgumentError(
+                    f"{where} has key {key!r} of type {type(key).__name__}: "
+                    "JSON object keys must be strings; convert the key with str()"
+                )
+            check_value(item, f"{where}[{key!r}]")
+        return
+    raise ArgumentError(
+        f"{where}={_describe(value)} is not JSON-native ({type(value).__name__}): {_advice(value)}"
+    )
+
+
+def check_args(args: Sequence[Any]) -> list[Any]:
+    """Validate positional job arguments and return them as a list."""
+    for i, value in enumerate(args):
+        check_value(value, f"args[{i}]")
+    return list(args)
+
+
+def build(
+    name: str,
+    args: list[Any],
+    *,
+    queue: str,
+    retry: bool | int,
+    now: float,
+    extra: dict[str, Any] | None = None,
+) -> Payload:
+    """A fresh payload; ``extra`` adds fields such as ``dead``, ``backtrace`` or ``tags``."""
+    payload: Payload = {
+        "class": name,
+        "args": args,
+        "queue": queue,
+        "retry": retry,
+        "jid": new_jid(),
+        "created_at": float(now),
+    }
+    if extra:
+        payload.update(extra)
+    return payload
+
+
+def encode(payload: Payload) -> bytes:
+    """Compact JSON; floats keep their decimal point, as Sidekiq 7+ needs for seconds."""
+    try:
+        return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as e:
+        raise PayloadError(f"payload for {payload.get('class')!r} cannot be encoded: {e}") from e
+
+
+def decode(raw: bytes | str) -> Payload:
+    """Parse and validate a payload read from Redis; :class:`PayloadError` says what is wrong."""
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise PayloadError(f"payload is not valid JSON: {e}") from e
+    if not isinstance(payload, dict):
+        raise PayloadError(f"payload is a JSON {type(payload).__name__}, not an object")
+    validate(payload)
+    return payload
+
+
+def validate(payload: Payload) -> None:
+    """Check the fields the worker relies on."""
+    name = payload.get("class")
+    if not isinstance(name, str) or not name:
+        raise PayloadError(f"payload field class={name!r} must be a non-empty string")
+    if not isinstance(payload.get("args"), list):
+        raise PayloadError(f"payload field args={payload.get('args')!r} must be a JSON array")
+    jid = payload.get("jid")
+    if not isinstance(jid, str) or not jid:
+        raise PayloadError(f"payload field jid={jid!r} must be a non-empty string")
+    queue = payload.get("queue")
+    if not isinstance(queue, str) or not queue:
+        raise PayloadError(f"payload field queue={queue!r} must be a non-empty string")
+    retry = payload.get("retry", False)
+    if not isinstance(retry, bool | int) or (not isinstance(retry, bool) and retry < 0):
+        raise PayloadError(f"payload field retry={retry!r} must be true, false or an integer >= 0")
+    count = payload.get("retry_count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise PayloadError(f"payload field retry_count={count!r} must be an integer >= 0")
+    for key in TIME_FIELDS:
+        if key in payload and payload[key] is not None:
+            try:
+                epoch(payload[key])
+            except PayloadError as e:
+                raise PayloadError(f"payload field {key}: {e}") from e
+
+
+def max_attempts(retry: Any, default: int) -> int:
+    """Retries allowed by a payload's ``retry`` field: True = default, False = 0, int = itself."""
+    if retry is True:
+        return default
+    if retry is False or retry is None:
+        return 0
+    return int(retry)
+
+
+def compress_backtrace(lines: list[str]) -> str:
+    """Sidekiq's ``error_backtrace`` form: base64 of zlib of a JSON array of lines."""
+    return base64.b64encode(zlib.compress(json.dumps(lines).encode())).decode()
+
+
+def decompress_backtrace(text: str) -> list[str]:
+    """The lines stored by :func:`compress_backtrace` (or by Sidekiq)."""
+    lines: list[str] = json.loads(zlib.decompress(base64.b64decode(text)))
+    return lines
+
+
+def json_loads(raw: bytes | str) -> Any:
+    """Plain JSON parsing, for code that must look inside a payload that failed validation."""
+    return json.loads(raw)

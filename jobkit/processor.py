@@ -1,0 +1,167 @@
+"""Running one fetched job: decode, look up, wrap in server middleware, perform, decide.
+
+The processor returns an :class:`Outcome` describing what Redis must record; the worker's
+acknowledger writes outcomes in batches. Unique ``while_executing`` locks are the one
+Redis call made here, because they must be held while ``perform`` runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import redis
+
+from . import payload as pl
+from . import registry, retry, scripts
+from .errors import PayloadError, UnknownJobError
+from .keys import Keys
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .job import Job
+    from .middleware.base import ServerMiddleware
+
+log = logging.getLogger("jobkit.worker")
+
+Status = Literal["done", "retry", "dead", "discarded", "dropped", "invalid", "requeue"]
+#: Seconds a ``while_executing`` job waits before trying again when another copy runs.
+WHILE_EXECUTING_WAIT = 1.0
+
+
+@dataclass
+class Outcome:
+    """The result of running one job, and what to write for it."""
+
+    raw: bytes
+    queue: str
+    status: Status
+    #: The payload to store (retry/dead/requeue); for "done" the decoded payload, if any.
+    payload: pl.Payload | None = None
+    #: Epoch score for the retry or schedule set.
+    score: float | None = None
+    exc: BaseException | None = None
+    job: type[Job] | None = None
+    elapsed: float = 0.0
+    #: (lock key, owner jid) to release when this outcome is written.
+    unlock: tuple[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.status not in ("done", "requeue")
+
+
+def invalid_payload(raw: bytes, queue: str, error: PayloadError, now: float) -> pl.Payload:
+    """A valid dead-set entry that keeps an unreadable payload's bytes and the reason."""
+    try:
+        decoded: Any = pl.json_loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        decoded = None
+    if isinstance(decoded, dict):
+        job = dict(decoded)
+        if not isinstance(job.get("class"), str) or not job.get("class"):
+            job["class"] = "jobkit.InvalidPayload"
+        if not isinstance(job.get("args"), list):
+            job["args"] = [job.get("args")]
+        if not isinstance(job.get("jid"), str) or not job.get("jid"):
+            job["jid"] = pl.new_jid()
+        if not isinstance(job.get("queue"), str) or not job.get("queue"):
+            job["queue"] = queue
+    else:
+        try:
+            original: Any = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            original = {"base64": base64.b64encode(raw).decode()}
+        job = {"class": "jobkit.InvalidPayload", "args": [original], "jid": pl.new_jid(),
+               "queue": queue, "created_at": float(now)}
+    job["retry"] = False
+    job["error_class"] = retry.error_class_name(error)
+    job["error_message"] = str(error)[: retry.MAX_ERROR_MESSAGE]
+    job["failed_at"] = float(now)
+    return job
+
+
+class Processor:
+    """Runs jobs through the server middleware chain; one instance serves all threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        connection: redis.Redis,
+        *,
+        middleware: tuple[ServerMiddleware, ...] = (),
+    ) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.namespace)
+        self.redis = connection
+        self.middleware = middleware
+        self._unlock = connection.register_script(scripts.UNLOCK)
+
+    def release(self, lock: tuple[str, str]) -> None:
+        """Release a unique lock if its owner still holds it."""
+        self._unlock(keys=[lock[0]], args=[lock[1]])
+
+    def process(self, raw: bytes, queue: str) -> Outcome:
+        """Run the job in ``raw`` fetched from ``queue`` and return its outcome."""
+        now = self.settings.clock()
+        try:
+            payload = pl.decode(raw)
+            job = registry.lookup(payload["class"])
+            if job is None:
+                raise UnknownJobError(
+                    f"job class {payload['class']!r} is not registered in this worker; "
+                    "import the module that defines it with `jobkit worker -r MODULE`"
+                )
+        except PayloadError as e:
+            log.error("bad payload in queue %r moved to the dead set: %s", queue, e)
+            return Outcome(raw, queue, "invalid", invalid_payload(raw, queue, e, now), exc=e)
+        return self._run(raw, queue, payload, job)
+
+    def _run(self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job]) -> Outcome:
+        mode = payload.get("unique")
+        digest = payload.get("unique_digest")
+        lock = (self.keys.unique(digest), payload["jid"]) if mode and digest else None
+        if lock and mode == "until_executing":
+            self.release(lock)
+            lock = None
+        if lock and mode == "while_executing":
+            ttl = int(job.options().unique_for * 1000)
+            if not self.redis.set(lock[0], lock[1], nx=True, px=ttl):
+                return Outcome(raw, queue, "requeue", payload, score=self.settings.clock()
+                               + WHILE_EXECUTING_WAIT, job=job)
+        started = time.perf_counter()
+        try:
+            self._perform(job, payload)
+        except Exception as e:
+            elapsed = time.perf_counter() - started
+            decision = retry.decide(payload, e, job, now=self.settings.clock(),
+                                    settings=self.settings)
+            keep_lock = decision.verdict == "retry" and mode == "until_executed"
+            return Outcome(raw, queue, decision.verdict, decision.payload, score=decision.retry_at,
+                           exc=e, job=job, elapsed=elapsed, unlock=None if keep_lock else lock)
+        return Outcome(raw, queue, "done", payload, job=job, elapsed=time.perf_counter() - started,
+                       unlock=lock)
+
+    def _perform(self, job: type[Job], payload: pl.Payload) -> None:
+        instance = job()
+        instance.jid = payload["jid"]
+        instance.retry_count = payload.get("retry_count")
+        args = payload["args"]
+
+        def call() -> None:
+            instance.perform(*args)
+
+        for mw in reversed(self.middleware):
+            call = _wrap(mw, instance, payload, call)
+        call()
+
+
+def _wrap(
+    mw: ServerMiddleware, job: Job, payload: pl.Payload, call_next: Callable[[], None]
+) -> Callable[[], None]:
+    return lambda: mw.perform(job, payload, call_next)

@@ -1,0 +1,381 @@
+"""The worker: fetch, run and acknowledge jobs on threads; heartbeat, schedule, recover.
+
+Threads and what they own:
+  fetcher      moves jobs into this process's in-progress lists and hands them to executors
+  executor xC  runs one job at a time through the processor
+  acker        writes finished outcomes in batches (one MULTI each)
+  housekeeper  heartbeat, due-job scheduler and dead-process recovery
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as queue_mod
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import redis
+
+from . import ack
+from .connection import connect
+from .errors import ConfigError
+from .fetch import Fetcher, check_queues
+from .heartbeat import Heartbeat, new_identity
+from .keys import Keys
+from .middleware.base import ServerMiddleware
+from .middleware.logging import JobLogger
+from .processor import Outcome, Processor
+from .recovery import Recovery
+from .scheduler import Scheduler
+from .settings import Settings
+
+log = logging.getLogger("jobkit.worker")
+_MAX_BACKOFF = 5.0
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How one worker process fetches and runs jobs."""
+
+    queues: tuple[tuple[str, int], ...] = (("default", 1),)
+    concurrency: int = 10
+    strict: bool = False
+    #: Seconds a graceful shutdown waits for running jobs before requeueing them.
+    timeout: float = 25.0
+    tag: str = ""
+    #: Jobs fetched ahead of free threads; None means ``concurrency``.
+    prefetch: int | None = None
+    #: Seconds to wait before polling again when every queue was empty.
+    idle_wait: float = 0.05
+    log_jobs: bool = True
+    extra_middleware: tuple[ServerMiddleware, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "queues", check_queues(self.queues))
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or not (
+            1 <= self.concurrency <= 1000
+        ):
+            raise ConfigError(f"concurrency={self.concurrency!r} must be an integer from 1 to 1000")
+        if not isinstance(self.timeout, int | float) or self.timeout < 0:
+            raise ConfigError(f"timeout={self.timeout!r} must be a number of seconds >= 0")
+        if self.prefetch is not None and (not isinstance(self.prefetch, int) or self.prefetch < 0):
+            raise ConfigError(f"prefetch={self.prefetch!r} must be an integer >= 0")
+        if not isinstance(self.idle_wait, int | float) or not 0 < self.idle_wait <= 5:
+            raise ConfigError(f"idle_wait={self.idle_wait!r} must be between 0 and 5 seconds")
+
+
+class Worker:
+    """One worker process's job engine. ``start()``/``stop()``, or ``run()`` to block."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: WorkerOptions | None = None,
+        *,
+        connection: redis.Redis | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options = options or WorkerOptions()
+        self.keys = Keys(settings.namespace)
+        self.redis = connection if connection is not None else connect(settings.redis_url)
+        self.identity = new_identity()
+        self.started_at = time.time()
+        middleware = (JobLogger(),) if self.options.log_jobs else ()
+        self.processor = Processor(
+            settings,
+            self.redis,
+            middleware=middleware + settings.server_middleware + self.options.extra_middleware,
+        )
+        self.fetcher = Fetcher(self.redis, self.keys, self.identity, self.options.queues,
+                               strict=self.options.strict)
+        self.scheduler = Scheduler(self.redis, settings)
+        self.recovery = Recovery(self.redis, self.keys)
+        self.heartbeat = Heartbeat(
+            self.redis, self.keys, self.identity, queues=self.options.queues,
+            concurrency=self.options.concurrency, tag=self.options.tag,
+            liveness_ttl=settings.recovery_timeout, started_at=self.started_at,
+        )
+        prefetch = self.options.prefetch
+        if prefetch is None:
+            prefetch = self.options.concurrency
+        self.capacity = self.options.concurrency + prefetch
+        self._ready: queue_mod.SimpleQueue[tuple[str, bytes]] = queue_mod.SimpleQueue()
+        self._room = threading.Condition()
+        self._inflight = 0
+        self._done: list[Outcome] = []
+        self._done_cond = threading.Condition()
+        self._busy: dict[str, tuple[str, bytes, float]] = {}
+        self._abandoned: set[bytes] = set()
+        self._quiet = threading.Event()
+        self._stopping = threading.Event()
+        self._ack_stop = threading.Event()
+        self._stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._executors: list[threading.Thread] = []
+        self._rng = random.Random()
+        self.processed = 0
+        self.failed = 0
+        self.retried = 0
+        self.dead = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs fetched by this process whose outcome is not yet written."""
+        return self._inflight
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Announce the process and start all threads; returns at once."""
+        self._with_backoff("start", self.heartbeat.alive)
+        self._with_backoff("heartbeat", lambda: self.heartbeat.beat({}, quiet=False))
+        spawn = self._spawn
+        self._threads = [spawn(self._fetch_loop, "fetcher"), spawn(self._ack_loop, "acker"),
+                         spawn(self._housekeeping_loop, "housekeeper")]
+        self._executors = [spawn(self._execute_loop, f"executor-{i}")
+                           for i in range(self.options.concurrency)]
+        log.info("worker %s started: queues=%s concurrency=%d", self.identity,
+                 ",".join(f"{n}:{w}" for n, w in self.options.queues), self.options.concurrency)
+
+    def _spawn(self, target: object, name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=f"jobkit-{name}", daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        return thread
+
+    def quiet(self) -> None:
+        """Stop fetching new jobs; running and buffered ones still finish (Sidekiq's TSTP)."""
+        self._quiet.set()
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to shut down gracefully (safe from a signal handler)."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Start, block until :meth:`request_stop` (or a TERM signal via Redis), then stop."""
+        self.start()
+        try:
+            while not self._stopping.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Graceful shutdown: stop fetching, wait up to ``timeout`` for running jobs, push
+        every unfinished job back to the front of its queue, flush outcomes, clear the
+        heartbeat."""
+        if self._stopped.is_set():
+            return
+        wait = self.options.timeout if timeout is None else timeout
+        self._quiet.set()
+        self._stopping.set()
+        with self._room:
+            self._room.notify_all()
+        deadline = time.monotonic() + wait
+        for thread in self._executors:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        unstarted = self._drain_ready()
+        running = [(q, raw) for q, raw, _ in list(self._busy.values())]
+        self._abandoned.update(raw for _, raw in running)
+        if running:
+            log.warning("shutdown timeout: requeueing %d running job(s)", len(running))
+        self._ack_stop.set()
+        with self._done_cond:
+            self._done_cond.notify_all()
+        for thread in self._threads:
+            thread.join(10.0)
+        self._flush_outcomes(final=True)
+        self._with_backoff("requeue", lambda: self.fetcher.requeue(running + unstarted),
+                           attempts=20)
+        self._with_backoff("clear heartbeat", self._clear, attempts=5)
+        self._stopped.set()
+        log.info("worker %s stopped: %d processed, %d failed, %d requeued", self.identity,
+                 self.processed, self.failed, len(unstarted) + len(running))
+
+    def _clear(self) -> None:
+        self.heartbeat.clear()
+        # Our liveness key is gone now, so recovery takes anything left in our lists.
+        self.recovery.run()
+
+    def _drain_ready(self) -> list[tuple[str, bytes]]:
+        items = []
+        while True:
+            try:
+                items.append(self._ready.get_nowait())
+            except queue_mod.Empty:
+                return items
+
+    # -- threads -------------------------------------------------------------------------
+
+    def _fetch_loop(self) -> None:
+        backoff = 0.0
+        while not self._quiet.is_set():
+            with self._room:
+                while self._inflight >= self.capacity and not self._quiet.is_set():
+                    self._room.wait(0.5)
+                room = self.capacity - self._inflight
+            if self._quiet.is_set():
+                break
+            try:
+                items = self.fetcher.fetch(room)
+                backoff = 0.0
+            except redis.RedisError as e:
+                backoff = self._backoff(backoff, "fetch", e)
+                self._quiet.wait(backoff)
+                continue
+            if not items:
+                self._quiet.wait(self.options.idle_wait)
+                continue
+            with self._room:
+                self._inflight += len(items)
+            for item in items:
+                self._ready.put(item)
+
+    def _execute_loop(self) -> None:
+        tid = threading.current_thread().name
+        while not self._stopping.is_set():
+            try:
+                queue, raw = self._ready.get(timeout=0.2)
+            except queue_mod.Empty:
+                continue
+            if self._stopping.is_set():
+                # Shutdown began while we waited: leave the job for stop() to requeue.
+                self._ready.put((queue, raw))
+                return
+            self._busy[tid] = (queue, raw, time.time())
+            try:
+                outcome = self.processor.process(raw, queue)
+            except redis.RedisError as e:
+                # A unique-lock call failed before the job ran: try the job again later.
+                log.warning("redis error before running a job, will retry it: %s", e)
+                self._busy.pop(tid, None)
+                self._ready.put((queue, raw))
+                self._stopping.wait(1.0)
+                continue
+            self._busy.pop(tid, None)
+            with self._done_cond:
+                self._done.append(outcome)
+                self._done_cond.notify()
+
+    def _ack_loop(self) -> None:
+        while True:
+            with self._done_cond:
+                if not self._done and not self._ack_stop.is_set():
+                    self._done_cond.wait(0.5)
+            if self._ack_stop.is_set():
+                return
+            self._flush_outcomes(final=False)
+
+    def _flush_outcomes(self, *, final: bool) -> None:
+        backoff = 0.0
+        while True:
+            with self._done_cond:
+                batch, self._done = self._done, []
+            batch = [o for o in batch if o.raw not in self._abandoned]
+            if not batch:
+                return
+            while True:
+                try:
+                    ack.write(self.redis, self.keys, self.settings, self.identity, batch)
+                    break
+                except redis.RedisError as e:
+                    # The jobs stay in our in-progress lists until this succeeds: no loss.
+                    backoff = self._backoff(backoff, "acknowledge", e)
+                    if final and backoff >= _MAX_BACKOFF:
+                        log.error("giving up writing %d outcome(s); they will be redelivered",
+                                  len(batch))
+                        return
+                    time.sleep(backoff)
+            self._account(batch)
+            ack.notify_deaths(self.settings, batch)
+            if not final:
+                return
+
+    def _account(self, batch: Sequence[Outcome]) -> None:
+        for out in batch:
+            if out.status != "requeue":
+                self.processed += 1
+                if out.failed:
+                    self.failed += 1
+                self.retried += out.status == "retry"
+                self.dead += out.status in ("dead", "invalid")
+            if out.status == "discarded":
+                log.info("job %s discarded on %s", out.raw[:80], type(out.exc).__name__)
+            elif out.exc is not None and out.status != "invalid":
+                log.warning("job %s failed (%s): %s: %s", out.payload and out.payload.get("jid"),
+                            out.status, type(out.exc).__name__, out.exc)
+        with self._room:
+            self._inflight -= len(batch)
+            self._room.notify()
+
+    def _housekeeping_loop(self) -> None:
+        next_beat = next_poll = next_recover = time.monotonic()
+        next_poll += self.scheduler.next_wait(1, self._rng) / 2
+        while not self._ack_stop.is_set():
+            now = time.monotonic()
+            try:
+                if now >= next_beat:
+                    self._beat()
+                    next_beat = now + self.settings.heartbeat_interval
+                if now >= next_recover:
+                    self.recovery.run()
+                    next_recover = now + self.settings.recovery_timeout / 2
+                if now >= next_poll and not self._quiet.is_set():
+                    self.scheduler.enqueue_due()
+                    processes = int(self.redis.scard(self.keys.processes) or 1)
+                    next_poll = now + self.scheduler.next_wait(processes, self._rng)
+            except redis.RedisError as e:
+                log.warning("housekeeping failed, retrying: %s", e)
+                next_beat = min(next_beat, now + 1.0)
+            wake = min(next_beat, next_poll, next_recover)
+            self._ack_stop.wait(max(0.01, wake - time.monotonic()))
+
+    def _beat(self) -> None:
+        for signal in self.heartbeat.beat(dict(self._busy), quiet=self._quiet.is_set()):
+            if signal == "TSTP":
+                log.info("quiet signal received through Redis")
+                self.quiet()
+            elif signal == "TERM":
+                log.info("stop signal received through Redis")
+                self.request_stop()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _backoff(self, previous: float, what: str, error: Exception) -> float:
+        delay = min(_MAX_BACKOFF, max(0.1, previous * 2))
+        log.warning("redis unavailable during %s (%s); retrying in %.1fs", what, error, delay)
+        return delay
+
+    def _with_backoff(self, what: str, call: object, *, attempts: int | None = None) -> None:
+        backoff = 0.0
+        tries = 0
+        while True:
+            try:
+                call()  # type: ignore[operator]
+                return
+            except redis.RedisError as e:
+                tries += 1
+                if attempts is not None and tries >= attempts:
+                    log.error("%s failed after %d attempts: %s", what, tries, e)
+                    return
+                backoff = self._backoff(backoff, what, e)
+                time.sleep(backoff)
+
+    # -- synchronous use (tests and the pytest plugin) ---------------------------------
+
+    def process_one(self) -> Outcome | None:
+        """Fetch, run and acknowledge the next job in this thread; None if queues are empty.
+
+        Uses the same fetch, processor and acknowledgement as the threaded worker.
+        """
+        self.heartbeat.alive()
+        items = self.fetcher.fetch(1)
+        if not items:
+            return None
+        queue, raw = items[0]
+        outcome = self.processor.process(raw, queue)
+        ack.write(self.redis, self.keys, self.settings, self.identity, [outcome])
+        ack.notify_deaths(self.settings, [outcome])
+        return outcome

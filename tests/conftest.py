@@ -1,0 +1,82 @@
+"""Shared fixtures: isolated jobkit settings on the embedded fakeredis and on a real Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+import jobkit
+from jobkit.connection import drop_memory_server
+
+REAL_REDIS_URL = os.environ.get("JOBKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _real_redis_up() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REAL_REDIS_URL, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def require_real_redis() -> None:
+    """Skip without a Redis server locally; in CI (CI=true) its absence is a failure."""
+    if _real_redis_up():
+        return
+    message = f"no Redis server answers at {REAL_REDIS_URL}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}, and CI=true requires it")
+    pytest.skip(message)
+
+
+def _cleanup(settings: jobkit.Settings) -> None:
+    if settings.redis_url.startswith("memory://"):
+        drop_memory_server(settings.redis_url)
+        return
+    r = redis.Redis.from_url(settings.redis_url)
+    keys = list(r.scan_iter(match=f"{settings.namespace}:*", count=1000))
+    if keys:
+        r.delete(*keys)
+    r.close()
+
+
+def make_settings(kind: str, **overrides: object) -> jobkit.Settings:
+    namespace = f"jktest-{uuid.uuid4().hex[:12]}"
+    if kind == "redis":
+        require_real_redis()
+        url = REAL_REDIS_URL
+    else:
+        url = f"memory://{namespace}"
+    return jobkit.Settings(redis_url=url, namespace=namespace, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+def settings(request: pytest.FixtureRequest) -> Iterator[jobkit.Settings]:
+    """Settings for an isolated namespace, on fakeredis and on the real Redis; also made
+    the process-wide settings for the test's duration."""
+    s = make_settings(request.param)
+    previous = jobkit.get_settings()
+    jobkit.configure(s)
+    yield s
+    jobkit.configure(previous)
+    _cleanup(s)
+
+
+@pytest.fixture
+def real_settings() -> Iterator[jobkit.Settings]:
+    """Like ``settings`` but on the real Redis only (for multi-process tests)."""
+    s = make_settings("redis")
+    previous = jobkit.get_settings()
+    jobkit.configure(s)
+    yield s
+    jobkit.configure(previous)
+    _cleanup(s)
+
+
+@pytest.fixture
+def r(settings: jobkit.Settings) -> redis.Redis:
+    """A raw connection to the test's Redis (the same server as the client's)."""
+    return jobkit.get_client().redis

@@ -1,0 +1,123 @@
+"""The pure payload codec: validation, encoding, decoding, with Redis stopped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+import uuid
+
+import pytest
+
+from jobkit import ArgumentError, PayloadError
+from jobkit import payload as pl
+
+
+class Order:
+    def __init__(self, id: int) -> None:
+        self.id = id
+
+    def __repr__(self) -> str:
+        return f"Order(id={self.id})"
+
+
+def test_new_jid_is_24_lowercase_hex_characters() -> None:
+    jid = pl.new_jid()
+    assert len(jid) == 24
+    assert int(jid, 16) >= 0
+    assert jid == jid.lower()
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (Order(7), "args[0]=Order(id=7) is not JSON-native (Order): pass its id"),
+        (dt.datetime(2030, 1, 1), "isoformat()"),
+        (dt.date(2030, 1, 1), "isoformat()"),
+        (decimal.Decimal("1.10"), "pass str(value)"),
+        (uuid.UUID(int=1), "pass str(value)"),
+        ({1, 2}, "pass a list"),
+        ((1, 2), "pass a list"),
+        (b"raw", "base64"),
+        (math.nan, "NaN and infinity"),
+        (math.inf, "NaN and infinity"),
+        (print, "pass the name of what to call"),
+    ],
+)
+def test_non_json_argument_is_rejected_with_position_type_and_fix(value: object,
+                                                                   fragment: str) -> None:
+    with pytest.raises(ArgumentError, match="args\\[0\\]") as info:
+        pl.check_args([value])
+    assert fragment in str(info.value)
+
+
+def test_nested_bad_value_is_named_by_its_path() -> None:
+    with pytest.raises(ArgumentError) as info:
+        pl.check_args([1, {"when": [1, dt.date(2030, 1, 1)]}])
+    assert str(info.value).startswith("args[1]['when'][1]=datetime.date(2030, 1, 1)")
+
+
+def test_dict_with_non_string_key_is_rejected() -> None:
+    with pytest.raises(ArgumentError, match="key 1 of type int"):
+        pl.check_args([{1: "a"}])
+
+
+def test_json_native_arguments_pass() -> None:
+    args = ["s", 1, 1.5, True, None, [1, [2]], {"a": {"b": [None]}}]
+    assert pl.check_args(args) == args
+
+
+def test_encoded_times_keep_their_decimal_point() -> None:
+    raw = pl.encode(pl.build("X", [1], queue="q", retry=True, now=1732800000))
+    assert b'"created_at":1732800000.0' in raw
+
+
+def test_build_writes_sidekiq_fields() -> None:
+    job = pl.build("X", [1], queue="q", retry=3, now=10.0)
+    assert set(job) == {"class", "args", "queue", "retry", "jid", "created_at"}
+    assert job["retry"] == 3 and job["queue"] == "q" and job["args"] == [1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[1,2]", "JSON list, not an object"),
+        (b'{"args":[],"jid":"a","queue":"q"}', "class=None"),
+        (b'{"class":"X","args":{},"jid":"a","queue":"q"}', "args={}"),
+        (b'{"class":"X","args":[],"jid":5,"queue":"q"}', "jid=5"),
+        (b'{"class":"X","args":[],"jid":"a","queue":""}', "queue=''"),
+        (b'{"class":"X","args":[],"jid":"a","queue":"q","retry":"yes"}', "retry='yes'"),
+        (b'{"class":"X","args":[],"jid":"a","queue":"q","retry_count":-1}', "retry_count=-1"),
+        (b'{"class":"X","args":[],"jid":"a","queue":"q","created_at":"now"}', "created_at"),
+    ],
+)
+def test_decode_rejects_bad_payloads_naming_the_field(raw: bytes, message: str) -> None:
+    with pytest.raises(PayloadError, match=message.replace("[", "\\[")):
+        pl.decode(raw)
+
+
+def test_decode_preserves_unknown_fields() -> None:
+    raw = json.dumps({"class": "X", "args": [], "jid": "a", "queue": "q", "bid": "b1",
+                      "custom": {"x": 1}})
+    assert pl.decode(raw)["custom"] == {"x": 1}
+
+
+def test_epoch_reads_sidekiq_8_milliseconds_and_6x_seconds() -> None:
+    assert pl.epoch(1732800000123) == pytest.approx(1732800000.123)
+    assert pl.epoch(1732800000.5) == 1732800000.5
+    with pytest.raises(PayloadError):
+        pl.epoch("soon")
+
+
+def test_max_attempts_follows_the_retry_field() -> None:
+    assert pl.max_attempts(True, 25) == 25
+    assert pl.max_attempts(False, 25) == 0
+    assert pl.max_attempts(3, 25) == 3
+
+
+def test_backtrace_round_trips_through_sidekiq_compression() -> None:
+    lines = ["a.py:1 in f", "b.py:2 in g"]
+    assert pl.decompress_backtrace(pl.compress_backtrace(lines)) == lines

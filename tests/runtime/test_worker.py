@@ -1,0 +1,264 @@
+"""The threaded worker in-process: queue weighting, scheduling, bad payloads, middleware,
+graceful stop — on fakeredis and on the real Redis."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+import redis
+
+import jobkit
+from jobkit.fetch import Fetcher, fetch_order, parse_queue
+from jobkit.keys import Keys
+from jobkit.scheduler import Scheduler
+
+ran: list[object] = []
+
+
+class Noted(jobkit.Job):
+    name = "worker_test.Noted"
+
+    def perform(self, value: object) -> None:
+        ran.append(value)
+
+
+class Blocking(jobkit.Job):
+    name = "worker_test.Blocking"
+    release = threading.Event()
+    started = threading.Event()
+
+    def perform(self) -> None:
+        Blocking.started.set()
+        Blocking.release.wait(10)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+def test_weighted_order_puts_each_queue_first_in_proportion_to_its_weight() -> None:
+    rng = random.Random(1)
+    queues = [("critical", 3), ("default", 2), ("low", 1)]
+    firsts = Counter(fetch_order(queues, strict=False, rng=rng)[0] for _ in range(12000))
+    assert firsts["critical"] / 12000 == pytest.approx(3 / 6, abs=0.02)
+    assert firsts["default"] / 12000 == pytest.approx(2 / 6, abs=0.02)
+    assert firsts["low"] / 12000 == pytest.approx(1 / 6, abs=0.02)
+
+
+def test_strict_order_keeps_declared_priority() -> None:
+    order = fetch_order([("a", 1), ("b", 5)], strict=True, rng=random.Random())
+    assert order == ["a", "b"]
+
+
+@pytest.mark.parametrize(("spec", "message"), [("", "non-empty name"), ("a,0", "weight '0'"),
+                                                ("a,x", "weight 'x'")])
+def test_bad_queue_spec_is_rejected(spec: str, message: str) -> None:
+    with pytest.raises(jobkit.ConfigError, match=message):
+        parse_queue(spec)
+
+
+def test_fetch_distribution_follows_weights(settings: jobkit.Settings, r: redis.Redis) -> None:
+    keys = Keys(settings.namespace)
+    for q in ("critical", "default", "low"):
+        Noted.set(queue=q).perform_bulk([[i] for i in range(600)])
+    fetcher = Fetcher(r, keys, "host:1:abc", [("critical", 3), ("default", 2), ("low", 1)],
+                      rng=random.Random(7))
+    got = Counter(fetcher.fetch(1)[0][0] for _ in range(600))
+    assert got["critical"] == pytest.approx(300, abs=45)
+    assert got["default"] == pytest.approx(200, abs=45)
+    assert got["low"] == pytest.approx(100, abs=40)
+    assert r.llen(keys.inprogress("host:1:abc", "critical")) == got["critical"]
+
+
+def test_strict_fetch_drains_the_first_queue_first(settings: jobkit.Settings,
+                                                   r: redis.Redis) -> None:
+    keys = Keys(settings.namespace)
+    Noted.set(queue="low").perform_bulk([[1], [2]])
+    Noted.set(queue="high").perform_bulk([[3], [4]])
+    fetcher = Fetcher(r, keys, "h:1:x", [("high", 1), ("low", 1)], strict=True)
+    assert [q for q, _ in fetcher.fetch(3)] == ["high", "high", "low"]
+
+
+def test_two_schedulers_never_move_a_job_twice(settings: jobkit.Settings,
+                                               r: redis.Redis) -> None:
+    keys = Keys(settings.namespace)
+    jids = Noted.perform_bulk([[i] for i in range(1)])  # registers the queue
+    r.delete(keys.queue("default"))
+    now = time.time()
+    for i in range(600):
+        Noted.perform_at(now - 1, i) if False else Noted.perform_in(0.01, i)
+    assert r.zcard(keys.schedule) == 600
+    time.sleep(0.02)
+    barrier = threading.Barrier(3)
+    moved: list[int] = []
+
+    def poll() -> None:
+        scheduler = Scheduler(jobkit.connection.connect(settings.redis_url), settings)
+        barrier.wait()
+        moved.append(scheduler.enqueue_due())
+
+    threads = [threading.Thread(target=poll) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(moved) == 600
+    queued = [json.loads(x) for x in r.lrange(keys.queue("default"), 0, -1)]
+    assert len(queued) == 600 and len({j["jid"] for j in queued}) == 600
+    assert r.zcard(keys.schedule) == 0
+    assert jids
+
+
+def test_scheduled_job_runs_when_due_and_not_before(settings: jobkit.Settings) -> None:
+    s = jobkit.configure(settings.replace(poll_interval=0.05))
+    ran.clear()
+    Noted.perform_in(0.6, "later")
+    Noted.perform_async("now")
+    worker = jobkit.Worker(s, jobkit.WorkerOptions(log_jobs=False))
+    started = time.monotonic()
+    worker.start()
+    try:
+        wait_for(lambda: ran == ["now"])
+        assert "later" not in ran
+        wait_for(lambda: "later" in ran)
+        assert time.monotonic() - started >= 0.55
+    finally:
+        worker.stop(timeout=1)
+
+
+GARBAGE: list[bytes] = [
+    b"\x00\xff\xfe random bytes",
+    b'{"class":"worker_test.Noted","args":[1',
+    b"[]",
+    b'{"class":5,"args":[],"jid":"a","queue":"default"}',
+    b'{"class":"worker_test.Noted","args":"x","jid":"a","queue":"default"}',
+    b'{"class":"worker_test.Unknown","args":[],"jid":"b","queue":"default"}',
+    b'{"class":"os.system","args":["touch MARKER"],"jid":"c","queue":"default"}',
+]
+
+
+def test_bad_payloads_go_to_dead_and_the_worker_keeps_going(
+    settings: jobkit.Settings, r: redis.Redis, tmp_path: Path
+) -> None:
+    keys = Keys(settings.namespace)
+    marker = tmp_path / "MARKER"
+    garbage = [g.replace(b"MARKER", str(marker).encode()) for g in GARBAGE]
+    r.lpush(keys.queue("default"), *garbage)
+    ran.clear()
+    Noted.perform_async("good")
+    deaths: list[str] = []
+    s = jobkit.configure(settings.replace(death_handlers=[lambda j, e: deaths.append(str(e))]))
+    worker = jobkit.Worker(s, jobkit.WorkerOptions(log_jobs=False, concurrency=2))
+    worker.start()
+    try:
+        wait_for(lambda: ran == ["good"] and r.zcard(keys.dead) == len(garbage))
+    finally:
+        worker.stop(timeout=1)
+    dead = [json.loads(m) for m in r.zrange(keys.dead, 0, -1)]
+    assert all(d["error_message"] and d["error_class"].startswith("jobkit.") for d in dead)
+    messages = {d["jid"]: d["error_message"] for d in dead}
+    assert "'os.system' is not registered" in messages["c"]
+    assert "'worker_test.Unknown' is not registered" in messages["b"]
+    assert not marker.exists()
+    assert len(deaths) == len(garbage)
+    binary = [d for d in dead if d["class"] == "jobkit.InvalidPayload" and d["args"] and
+              isinstance(d["args"][0], dict)]
+    assert binary and "base64" in binary[0]["args"][0]
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Mapping[str, str]]] = []
+
+    def timing(self, name: str, ms: float, tags: Mapping[str, str]) -> None:
+        assert ms >= 0
+        self.events.append(("timing", name, dict(tags)))
+
+    def increment(self, name: str, tags: Mapping[str, str]) -> None:
+        self.events.append(("increment", name, dict(tags)))
+
+
+class Failing(jobkit.Job):
+    name = "worker_test.Failing"
+    retry = False
+
+    def perform(self) -> None:
+        raise KeyError("boom")
+
+
+def test_metrics_middleware_reports_timing_success_and_failure(settings: jobkit.Settings) -> None:
+    sink = Sink()
+    s = jobkit.configure(settings.replace(server_middleware=[jobkit.MetricsMiddleware(sink)]))
+    Noted.perform_async(1)
+    Failing.perform_async()
+    worker = jobkit.Worker(s, jobkit.WorkerOptions(log_jobs=False))
+    worker.process_one()
+    worker.process_one()
+    assert sink.events == [
+        ("timing", "jobkit.perform", {"job": "worker_test.Noted", "queue": "default"}),
+        ("increment", "jobkit.success", {"job": "worker_test.Noted", "queue": "default"}),
+        ("increment", "jobkit.failure", {"job": "worker_test.Failing", "queue": "default",
+                                         "error": "KeyError"}),
+        ("timing", "jobkit.perform", {"job": "worker_test.Failing", "queue": "default"}),
+    ]
+
+
+def test_job_logger_logs_start_and_done_with_the_jid(settings: jobkit.Settings,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    jid = Noted.perform_async(1)
+    worker = jobkit.Worker(settings, jobkit.WorkerOptions(log_jobs=True))
+    with caplog.at_level("INFO", logger="jobkit.job"):
+        worker.process_one()
+    assert [m.split(":")[0] for m in caplog.messages] == [
+        f"worker_test.Noted JID-{jid} start", f"worker_test.Noted JID-{jid} done"]
+
+
+def test_graceful_stop_requeues_a_job_still_running(settings: jobkit.Settings,
+                                                    r: redis.Redis) -> None:
+    keys = Keys(settings.namespace)
+    Blocking.release.clear()
+    Blocking.started.clear()
+    Blocking.perform_async()
+    worker = jobkit.Worker(settings, jobkit.WorkerOptions(log_jobs=False))
+    worker.start()
+    try:
+        assert Blocking.started.wait(10)
+        worker.stop(timeout=0.1)
+    finally:
+        Blocking.release.set()
+    assert r.llen(keys.queue("default")) == 1
+    assert r.scard(keys.inprogress_index) == 0
+    assert r.scard(keys.processes) == 0
+
+
+def test_stop_requeues_prefetched_jobs_in_their_order(settings: jobkit.Settings,
+                                                      r: redis.Redis) -> None:
+    keys = Keys(settings.namespace)
+    Blocking.release.clear()
+    Blocking.started.clear()
+    Blocking.perform_async()
+    Noted.perform_bulk([[i] for i in range(5)])
+    ran.clear()
+    worker = jobkit.Worker(settings, jobkit.WorkerOptions(log_jobs=False, concurrency=1))
+    worker.start()
+    try:
+        assert Blocking.started.wait(10)
+        wait_for(lambda: r.llen(keys.queue("default")) == 5 - 1 or worker.in_flight >= 2)
+        worker.stop(timeout=0.1)
+    finally:
+        Blocking.release.set()
+    queued = [json.loads(x) for x in reversed(r.lrange(keys.queue("default"), 0, -1))]
+    assert queued[0]["class"] == "worker_test.Blocking"
+    assert [j["args"] for j in queued[1:]] == [[i] for i in range(5)]
+    assert ran == []

@@ -1,0 +1,132 @@
+"""Real worker processes: SIGKILL mid-job is recovered by another worker; SIGTERM requeues
+unfinished work. These run ``python -m jobkit worker`` against the real Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+import jobkit
+from jobkit.keys import Keys
+
+from .sample_jobs import SlowJob
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def spawn(real_settings: jobkit.Settings, tmp_path: Path,
+          request: pytest.FixtureRequest) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Path] = []
+
+    def start(*extra: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "JOBKIT_REDIS_URL": real_settings.redis_url,
+               "JOBKIT_NAMESPACE": real_settings.namespace, "JOBKIT_RECOVERY_TIMEOUT": "2",
+               "JOBKIT_HEARTBEAT_INTERVAL": "0.5", "JOBKIT_POLL_INTERVAL": "0.5"}
+        log = tmp_path / f"worker-{len(logs)}.log"
+        logs.append(log)
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jobkit", "--log-level", "WARNING", "worker",
+                 "-r", "tests.runtime.sample_jobs", "-c", "2", *extra],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+    for log in logs:
+        # Shown by pytest only when the test failed.
+        print(f"--- {log.name}\n{log.read_text(errors='replace')}")
+
+
+def _members(r: redis.Redis, ns: str, name: str) -> set[bytes]:
+    return r.smembers(f"{ns}:test:{name}")
+
+
+def test_killed_worker_job_is_completed_by_another_worker(
+    real_settings: jobkit.Settings, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    r = jobkit.get_client().redis
+    ns = real_settings.namespace
+    SlowJob.perform_async("victim", 3.0)
+    first = spawn()
+    wait_for(lambda: b"victim" in _members(r, ns, "started"), 15, "the job to start")
+    first.send_signal(signal.SIGKILL)
+    first.wait(5)
+    assert b"victim" not in _members(r, ns, "done")
+    keys = Keys(ns)
+    assert r.llen(keys.queue("default")) == 0, "the job sat in the dead worker's list"
+    second = spawn()
+    wait_for(lambda: b"victim" in _members(r, ns, "done"), 20, "recovery and completion")
+    assert r.hget(f"{ns}:test:runs", "victim") == b"1"
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(15) == 0
+    assert r.scard(keys.inprogress_index) == 0
+
+
+def test_sigterm_requeues_the_unfinished_job_and_exits_cleanly(
+    real_settings: jobkit.Settings, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    r = jobkit.get_client().redis
+    ns = real_settings.namespace
+    keys = Keys(ns)
+    SlowJob.perform_async("long", 4.0)
+    worker = spawn("--timeout", "0.5")
+    wait_for(lambda: b"long" in _members(r, ns, "started"), 15, "the job to start")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert r.llen(keys.queue("default")) == 1
+    assert r.scard(keys.processes) == 0
+    assert not [k for k in r.scan_iter(match=f"{ns}:jobkit:inprogress:*")]
+    successor = spawn()
+    wait_for(lambda: b"long" in _members(r, ns, "done"), 20, "the next worker to finish it")
+    successor.send_signal(signal.SIGTERM)
+    assert successor.wait(15) == 0
+
+
+def test_worker_heartbeat_is_visible_in_sidekiq_layout(
+    real_settings: jobkit.Settings, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    import json
+
+    r = jobkit.get_client().redis
+    keys = Keys(real_settings.namespace)
+    SlowJob.perform_async("busy", 2.0)
+    worker = spawn("-q", "default,2", "-q", "low")
+    wait_for(lambda: b"busy" in _members(r, real_settings.namespace, "started"), 15, "start")
+    wait_for(lambda: r.scard(keys.processes) == 1, 5, "the process to register")
+    [identity] = [m.decode() for m in r.smembers(keys.processes)]
+    wait_for(lambda: r.hget(keys.process(identity), "busy") == b"1", 5, "busy count 1")
+    info = json.loads(r.hget(keys.process(identity), "info"))  # type: ignore[arg-type]
+    assert info["pid"] == worker.pid and info["concurrency"] == 2
+    assert info["queues"] == ["default", "low"] and info["identity"] == identity
+    assert 0 < r.ttl(keys.process(identity)) <= 60
+    [entry] = r.hvals(keys.workers(identity))
+    assert json.loads(entry)["payload"]["class"] == "sample.SlowJob"
+    [entry7] = r.hvals(keys.work(identity))
+    assert json.loads(json.loads(entry7)["payload"])["args"] == ["busy", 2.0]
+    r.lpush(keys.signals(identity), "TERM")
+    assert worker.wait(15) == 0
