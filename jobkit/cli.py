@@ -48,6 +48,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from .worker import Worker, WorkerOptions
 
+    if args.processes < 1:
+        raise ConfigError(f"--processes={args.processes} must be at least 1")
+    if args.processes > 1:
+        from . import supervisor
+
+        return supervisor.run(args.argv, args.processes)
+
     sys.path.insert(0, os.getcwd())
     for spec in args.require:
         _require(spec)
@@ -96,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("-t", "--timeout", type=float, default=25.0,
                    help="seconds to wait for running jobs on shutdown (default: 25)")
     w.add_argument("--tag", help="label shown in Sidekiq's process list")
+    w.add_argument("--processes", type=int, default=1,
+                   help="run N worker processes, restarting any that dies (default: 1)")
     _add_redis_options(w)
     w.set_defaults(func=_cmd_worker)
 
@@ -118,11 +127,17 @@ def _add_redis_options(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     level = args.log_level or ("INFO" if args.command == "worker" else "ERROR")
     logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     try:
+        if args.command != "worker" and getattr(args, "require", None):
+            sys.path.insert(0, os.getcwd())
+            for spec in args.require:
+                _require(spec)
         code: int = args.func(args)
     except JobkitError as e:
         print(f"jobkit: error: {e}", file=sys.stderr)

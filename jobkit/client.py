@@ -9,7 +9,7 @@ import redis
 
 from . import payload as pl
 from . import scripts, unique
-from .connection import connect
+from .connection import connect, send_pipelined
 from .errors import ArgumentError
 from .keys import Keys
 from .options import JobOptions
@@ -28,7 +28,6 @@ class Client:
         self.redis: redis.Redis = connection if connection is not None else connect(
             settings.redis_url
         )
-        self._enqueue = self.redis.register_script(scripts.ENQUEUE)
         self._enqueue_unique = self.redis.register_script(scripts.ENQUEUE_UNIQUE)
 
     def build(
@@ -53,6 +52,8 @@ class Client:
         )
 
     def _through_middleware(self, payload: pl.Payload) -> pl.Payload | None:
+        if not self.settings.client_middleware:
+            return payload
         call: Callable[[pl.Payload], pl.Payload | None] = _accept
         for mw in reversed(self.settings.client_middleware):
             call = _bind(mw, call)
@@ -66,7 +67,8 @@ class Client:
         payload = self._through_middleware(self.build(job, args, options, now=now))
         if payload is None:
             return None
-        return self.push(payload, at=at, unique_ttl_ms=self._lock_ttl(options, at, now))
+        ttl = self._lock_ttl(options, at, now) if options.unique else None
+        return self.push(payload, at=at, unique_ttl_ms=ttl, now=now)
 
     def _lock_ttl(self, options: JobOptions, at: float | None, now: float) -> int | None:
         if options.unique not in ("until_executed", "until_executing"):
@@ -74,10 +76,16 @@ class Client:
         return unique.lock_ttl_ms(options, delay=(at - now) if at is not None else 0.0)
 
     def push(
-        self, payload: pl.Payload, *, at: float | None = None, unique_ttl_ms: int | None = None
+        self,
+        payload: pl.Payload,
+        *,
+        at: float | None = None,
+        unique_ttl_ms: int | None = None,
+        now: float | None = None,
     ) -> str | None:
         """Push a ready payload (already through middleware) now or at ``at``."""
-        now = self.settings.clock()
+        if now is None:
+            now = self.settings.clock()
         payload.pop("at", None)
         scheduled = at is not None and at > now
         if not scheduled:
@@ -99,7 +107,9 @@ class Client:
         if scheduled:
             self.redis.zadd(self.keys.schedule, {raw: float(at or now)})
         else:
-            self._enqueue(keys=[self.keys.queues, target], args=[queue, raw])
+            # SADD first: if the LPUSH lands, the queue is registered; a failure between
+            # the two leaves at most a registered, empty queue.
+            send_pipelined(self.redis, ("SADD", self.keys.queues, queue), ("LPUSH", target, raw))
         return str(payload["jid"])
 
     def enqueue_bulk(

@@ -39,6 +39,10 @@ def get_settings() -> Settings:
 def get_client() -> Client:
     """The shared client for the current settings, created on first use."""
     global _client
+    client = _client
+    # Fast path without the lock: enqueueing is hot, and the pair is swapped atomically.
+    if client is not None and client.settings is _settings:
+        return client
     settings = get_settings()
     with _lock:
         if _client is None or _client.settings is not settings:

@@ -137,7 +137,9 @@ class Job:
     @classmethod
     def perform_async(cls, *args: Any, **kwargs: Any) -> str | None:
         """Enqueue now; returns the jid (None if a middleware or unique lock dropped it)."""
-        return Enqueuer(cls, cls._options).perform_async(*args, **kwargs)
+        if kwargs:
+            _reject_kwargs(cls.name, kwargs)
+        return _client().enqueue(cls, args, cls._options)
 
     @classmethod
     def perform_in(cls, interval: Any, *args: Any, **kwargs: Any) -> str | None:
@@ -198,9 +200,7 @@ class Enqueuer:
 
 
 def _client() -> Client:
-    from .config import get_client
-
-    return get_client()
+    return _get_client()
 
 
 def _arity_of(func: Callable[..., Any], owner: str) -> tuple[int, int | None]:
@@ -307,3 +307,6 @@ def resolve(job: Any) -> type[Job]:
     if isinstance(job, type) and issubclass(job, Job) and job is not Job:
         return job
     raise JobDefinitionError(f"{job!r} is not a jobkit job class or @jobkit.job function")
+
+
+from .config import get_client as _get_client  # noqa: E402  (config imports client, not job)

@@ -23,6 +23,9 @@ TIME_FIELDS = ("created_at", "enqueued_at", "failed_at", "retried_at", "discarde
 _MS_THRESHOLD = 100_000_000_000
 
 _JSON_SCALARS = (str, int, bool, type(None))
+_EXACT_SCALARS = frozenset(_JSON_SCALARS)
+# One shared encoder: json.dumps with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def new_jid() -> str:
@@ -72,7 +75,7 @@ def _advice(value: Any) -> str:
 
 def check_value(value: Any, where: str) -> None:
     """Raise :class:`ArgumentError` naming ``where`` unless ``value`` is JSON-native."""
-    if isinstance(value, _JSON_SCALARS):
+    if type(value) in _EXACT_SCALARS or isinstance(value, _JSON_SCALARS):
         return
     if isinstance(value, float):
         if math.isfinite(value):
@@ -128,7 +131,7 @@ def build(
 def encode(payload: Payload) -> bytes:
     """Compact JSON; floats keep their decimal point, as Sidekiq 7+ needs for seconds."""
     try:
-        return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        return _ENCODER.encode(payload).encode()
     except (TypeError, ValueError) as e:
         raise PayloadError(f"payload for {payload.get('class')!r} cannot be encoded: {e}") from e
 

@@ -23,12 +23,6 @@ end
 return 1
 """
 
-#: KEYS: queues set, queue list. ARGV: queue name, payload.
-ENQUEUE = """
-redis.call('sadd', KEYS[1], ARGV[1])
-return redis.call('lpush', KEYS[2], ARGV[2])
-"""
-
 #: KEYS: in-progress index, then pairs (queue list, in-progress list).
 #: ARGV: max jobs, then one index member per pair.
 #: Moves up to max jobs, oldest first, from the queues in the given order into their
@@ -86,6 +80,16 @@ return moved
 UNLOCK = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+#: KEYS: source sorted set, destination sorted set. ARGV: member, new member, new score.
+#: Moves one entry between sets (retry → dead) only if this call removed it.
+MOVE_MEMBER = """
+if redis.call('zrem', KEYS[1], ARGV[1]) == 1 then
+  redis.call('zadd', KEYS[2], ARGV[3], ARGV[2])
+  return 1
 end
 return 0
 """

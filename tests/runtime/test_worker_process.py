@@ -3,6 +3,7 @@ unfinished work. These run ``python -m jobkit worker`` against the real Redis.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -130,3 +131,37 @@ def test_worker_heartbeat_is_visible_in_sidekiq_layout(
     assert json.loads(json.loads(entry7)["payload"])["args"] == ["busy", 2.0]
     r.lpush(keys.signals(identity), "TERM")
     assert worker.wait(15) == 0
+
+
+def test_processes_option_runs_n_workers_and_restarts_a_dead_one(
+    real_settings: jobkit.Settings, tmp_path: Path
+) -> None:
+    r = jobkit.get_client().redis
+    keys = Keys(real_settings.namespace)
+    env = {**os.environ, "JOBKIT_REDIS_URL": real_settings.redis_url,
+           "JOBKIT_NAMESPACE": real_settings.namespace, "JOBKIT_HEARTBEAT_INTERVAL": "0.3",
+           "JOBKIT_RECOVERY_TIMEOUT": "2"}
+    with (tmp_path / "supervisor.log").open("wb") as log:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "jobkit", "--log-level", "WARNING", "worker", "--processes",
+             "2", "-r", "tests.runtime.sample_jobs", "-c", "2"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: r.scard(keys.processes) == 2, 20, "two worker processes")
+        pids = {json.loads(r.hget(keys.process(i.decode()), "info"))["pid"]  # type: ignore[arg-type]
+                for i in r.smembers(keys.processes)}
+        victim = sorted(pids)[0]
+        os.kill(victim, signal.SIGKILL)
+
+        def replaced() -> bool:
+            live = {json.loads(info)["pid"] for i in r.smembers(keys.processes)
+                    if (info := r.hget(keys.process(i.decode()), "info"))}
+            return len(live - {victim}) == 2
+        wait_for(replaced, 20, "the killed worker to be replaced")
+        SlowJob.perform_async("via-supervisor", 0.1)
+        wait_for(lambda: b"via-supervisor" in _members(r, real_settings.namespace, "done"), 20,
+                 "a job to run")
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(30) == 0
+    print((tmp_path / "supervisor.log").read_text())

@@ -1,0 +1,219 @@
+"""Reading and managing jobkit's (and Sidekiq's) data in Redis: the operations API.
+
+What Sidekiq's ``Sidekiq::Stats``, ``Queue``, ``RetrySet``, ``DeadSet`` and ``ProcessSet`` do,
+for the ``jobkit`` operations commands and for scripts. Moves between sets are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from . import payload as pl
+from . import scripts
+from .ack import add_dead
+from .errors import JobkitError, PayloadError
+from .keys import Keys
+from .settings import Settings
+
+SETS = ("schedule", "retry", "dead")
+
+
+class NotFoundError(JobkitError, LookupError):
+    """Raised when no job with the given jid is in the sets or queues searched."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job as stored: where it is, its score (run time or time of death) and payload."""
+
+    where: str
+    raw: bytes
+    payload: dict[str, Any]
+    score: float | None = None
+
+    @property
+    def jid(self) -> str:
+        return str(self.payload.get("jid", ""))
+
+    def summary(self) -> dict[str, Any]:
+        """The fields an operator wants to see, as JSON-ready data."""
+        p = self.payload
+        return {
+            "jid": self.jid, "class": p.get("class"), "args": p.get("args"),
+            "queue": p.get("queue"), "where": self.where, "at": self.score,
+            "retry_count": p.get("retry_count"), "error_class": p.get("error_class"),
+            "error_message": p.get("error_message"),
+            "failed_at": _time(p.get("failed_at")), "enqueued_at": _time(p.get("enqueued_at")),
+        }
+
+
+def _time(value: Any) -> float | None:
+    try:
+        return pl.epoch(value) if value is not None else None
+    except PayloadError:
+        return None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _load(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {"class": None, "args": [raw.decode("utf-8", "replace")], "jid": ""}
+    return value if isinstance(value, dict) else {"class": None, "args": [value], "jid": ""}
+
+
+class Admin:
+    """Operations on one Redis: statistics, listing, retry, kill, delete, clear."""
+
+    def __init__(self, settings: Settings, *, connection: redis.Redis | None = None) -> None:
+        from .connection import connect
+
+        self.settings = settings
+        self.keys = Keys(settings.namespace)
+        self.redis = connection if connection is not None else connect(settings.redis_url)
+        self._move_due = self.redis.register_script(scripts.MOVE_DUE)
+        self._move_member = self.redis.register_script(scripts.MOVE_MEMBER)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def queue_names(self) -> list[str]:
+        return sorted(_text(m) for m in self.redis.smembers(self.keys.queues))
+
+    def queues(self) -> list[dict[str, Any]]:
+        """Each known queue's size and latency (seconds since its oldest job was enqueued)."""
+        names = self.queue_names()
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(self.keys.queue(name))
+            pipe.lindex(self.keys.queue(name), -1)
+        replies = pipe.execute()
+        now = self.settings.clock()
+        out = []
+        for i, name in enumerate(names):
+            size, oldest = replies[2 * i], replies[2 * i + 1]
+            enqueued = _time(_load(oldest).get("enqueued_at")) if oldest else None
+            out.append({"name": name, "size": int(size),
+                        "latency": round(max(0.0, now - enqueued), 3) if enqueued else 0.0})
+        return out
+
+    def processes(self) -> list[dict[str, Any]]:
+        """Live processes from the heartbeat hashes (expired ones are skipped)."""
+        out = []
+        for identity in sorted(_text(m) for m in self.redis.smembers(self.keys.processes)):
+            info, busy, beat, quiet = self.redis.hmget(
+                self.keys.process(identity), ["info", "busy", "beat", "quiet"])
+            if info is None:
+                continue
+            data = json.loads(info)
+            out.append({"identity": identity, "hostname": data.get("hostname"),
+                        "pid": data.get("pid"), "queues": data.get("queues"),
+                        "concurrency": data.get("concurrency"), "busy": int(busy or 0),
+                        "beat": float(beat or 0), "quiet": quiet == b"true"})
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """Sidekiq's dashboard numbers."""
+        processed, failed = self.redis.mget(self.keys.stat("processed"), self.keys.stat("failed"))
+        queues = self.queues()
+        processes = self.processes()
+        return {
+            "processed": int(processed or 0), "failed": int(failed or 0),
+            "enqueued": sum(q["size"] for q in queues),
+            "scheduled": int(self.redis.zcard(self.keys.schedule)),
+            "retries": int(self.redis.zcard(self.keys.retry)),
+            "dead": int(self.redis.zcard(self.keys.dead)),
+            "processes": len(processes), "busy": sum(p["busy"] for p in processes),
+            "queues": queues,
+        }
+
+    def entries(self, where: str, *, limit: int = 50) -> list[JobRecord]:
+        """Jobs in a sorted set (``schedule``, ``retry``, ``dead``), soonest/newest first."""
+        key = self._set_key(where)
+        rows: list[tuple[bytes, float]]
+        if where == "dead":
+            rows = self.redis.zrevrange(key, 0, limit - 1, withscores=True)  # type: ignore[assignment]
+        else:
+            rows = self.redis.zrange(key, 0, limit - 1, withscores=True)  # type: ignore[assignment]
+        return [JobRecord(where, raw, _load(raw), float(score)) for raw, score in rows]
+
+    def _set_key(self, where: str) -> str:
+        if where not in SETS:
+            raise JobkitError(f"set {where!r} must be one of {', '.join(SETS)}")
+        return str(getattr(self.keys, where))
+
+    def find(self, jid: str, *, where: tuple[str, ...] = SETS) -> JobRecord:
+        """The job with ``jid`` in the given sets; :class:`NotFoundError` if absent."""
+        if not jid or not all(c in "0123456789abcdefABCDEF" for c in jid):
+            raise NotFoundError(f"jid={jid!r} is not a job id (hex characters)")
+        for name in where:
+            for raw, score in self._scan(self._set_key(name), jid):
+                return JobRecord(name, raw, _load(raw), score)
+        raise NotFoundError(f"no job with jid {jid} in {', '.join(where)}")
+
+    def _scan(self, key: str, jid: str) -> Iterator[tuple[bytes, float]]:
+        for raw, score in self.redis.zscan_iter(key, match=f"*{jid}*", count=1000):
+            if _load(raw).get("jid") == jid:
+                yield raw, score
+
+    # -- changing --------------------------------------------------------------------------
+
+    def retry_now(self, record: JobRecord) -> bool:
+        """Push a scheduled, retry or dead job onto its queue now, keeping jid and
+        created_at (as Sidekiq's "Retry Now"); False if another process moved it first."""
+        job = dict(record.payload)
+        job["enqueued_at"] = float(self.settings.clock())
+        queue = job["queue"] if isinstance(job.get("queue"), str) and job["queue"] else "default"
+        moved = self._move_due(keys=[self._set_key(record.where), self.keys.queues,
+                                     self.keys.queue(queue)],
+                               args=[record.raw, pl.encode(job), queue])
+        return bool(moved)
+
+    def retry_all(self, where: str = "retry") -> int:
+        """Retry every job in ``where``; returns how many moved."""
+        moved = 0
+        while batch := self.entries(where, limit=500):
+            moved += sum(self.retry_now(r) for r in batch)
+        return moved
+
+    def kill(self, record: JobRecord) -> bool:
+        """Move a scheduled or retry job to the dead set now."""
+        if record.where == "dead":
+            return False
+        now = self.settings.clock()
+        moved = self._move_member(keys=[self._set_key(record.where), self.keys.dead],
+                                  args=[record.raw, record.raw, now])
+        if moved:
+            pipe = self.redis.pipeline(transaction=True)
+            # Re-adding the same member is a no-op; this only trims as Sidekiq's kill does.
+            add_dead(pipe, self.keys, self.settings, record.raw, now)
+            pipe.execute()
+        return bool(moved)
+
+    def delete(self, record: JobRecord) -> bool:
+        """Remove one job from its set."""
+        return bool(self.redis.zrem(self._set_key(record.where), record.raw))
+
+    def clear_queue(self, name: str) -> int:
+        """Delete every job waiting in queue ``name``; returns how many were deleted."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.llen(self.keys.queue(name))
+        pipe.delete(self.keys.queue(name))
+        pipe.srem(self.keys.queues, name)
+        return int(pipe.execute()[0])
+
+    def clear_set(self, where: str) -> int:
+        """Delete every job in ``schedule``, ``retry`` or ``dead``; returns how many."""
+        key = self._set_key(where)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zcard(key)
+        pipe.delete(key)
+        return int(pipe.execute()[0])
