@@ -6,7 +6,7 @@ import functools
 import inspect
 import random
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
 from . import registry
 from .errors import ArgumentError, JobDefinitionError
@@ -257,9 +257,17 @@ class JobFunction(Generic[P, R]):
         return self.job_class.perform_bulk(args_list, batch_size=batch_size)
 
 
+@overload
+def job(func: Callable[P, R], /) -> JobFunction[P, R]: ...
+
+
+@overload
+def job(func: None = None, /, **options: Any) -> Callable[[Callable[P, R]], JobFunction[P, R]]: ...
+
+
 def job(
-    func: Callable[P, R] | None = None, **options: Any
-) -> Any:
+    func: Callable[P, R] | None = None, /, **options: Any
+) -> JobFunction[P, R] | Callable[[Callable[P, R]], JobFunction[P, R]]:
     """Make a function a job: ``@jobkit.job`` or ``@jobkit.job(queue="mailers", retry=5)``."""
 
     def wrap(fn: Callable[P, R]) -> JobFunction[P, R]:

@@ -1,0 +1,55 @@
+"""The package's promises about itself: light imports, typed public API, the demo."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import jobkit
+from jobkit import demo
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_import_jobkit_loads_no_test_lint_or_cli_libraries() -> None:
+    code = ("import sys, jobkit; heavy = [m for m in ('pytest', 'libcst', 'hypothesis', "
+            "'fakeredis', 'argparse', 'jobkit.cli', 'jobkit.worker_cli') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_api_type_checks_under_mypy_strict() -> None:
+    from mypy import api
+
+    stdout, stderr, status = api.run(["--strict", "--no-incremental",
+                                      str(ROOT / "tests" / "typing" / "public_api.py")])
+    assert status == 0, stdout + stderr
+
+
+def test_every_public_name_is_documented() -> None:
+    missing = [name for name in jobkit.__all__ if not name.startswith("__")
+               and not (getattr(jobkit, name).__doc__ or "").strip()]
+    assert missing == []
+
+
+def test_demo_runs_the_workload_on_the_embedded_redis() -> None:
+    out = io.StringIO()
+    summary = demo.run(redis_url=None, orders=20, out=out)
+    # 40 order/receipt jobs + the report, 1 sync job failing twice, 1 import failing twice.
+    assert summary["processed"] == 20 * 2 + 1 + 3 + 2
+    assert (summary["failed"], summary["retried"], summary["dead"]) == (4, 3, 1)
+    assert summary["queues"]["critical"]["jobs"] == 20
+    assert summary["queues"]["mailers"]["jobs"] == 20
+    assert "ImportLegacyOrderJob" in summary["deaths"][0]
+    text = out.getvalue()
+    assert "done in" in text and "critical" in text and "dead: ImportLegacyOrderJob" in text
+
+
+def test_demo_command_runs_from_the_console_script() -> None:
+    out = subprocess.run([sys.executable, "-m", "jobkit", "demo", "--orders", "10"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "performed (4 failed: 3 retried, 1 dead)" in out.stdout

@@ -1,0 +1,41 @@
+"""Type-checked only (by tests/runtime/test_packaging.py): the public API as users write it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import jobkit
+
+
+class ProcessOrderJob(jobkit.Job):
+    queue = "critical"
+    retry = 3
+
+    def perform(self, order_id: int) -> None: ...
+
+
+@jobkit.job(queue="mailers")
+def send_welcome(user_id: int) -> None: ...
+
+
+class Sink:
+    def timing(self, name: str, ms: float, tags: Mapping[str, str]) -> None: ...
+
+    def increment(self, name: str, tags: Mapping[str, str]) -> None: ...
+
+
+def use() -> None:
+    settings: jobkit.Settings = jobkit.configure(
+        redis_url="memory://typing", server_middleware=[jobkit.MetricsMiddleware(Sink())]
+    )
+    jid: str | None = ProcessOrderJob.perform_async(42)
+    ProcessOrderJob.perform_in(dt.timedelta(minutes=5), 42)
+    ProcessOrderJob.perform_at(dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc), 42)
+    jids: list[str | None] = ProcessOrderJob.set(queue="low").perform_bulk([[1], [2]])
+    send_welcome.perform_async(1)
+    send_welcome(1)
+    worker = jobkit.Worker(settings, jobkit.WorkerOptions(queues=(("critical", 3),)))
+    outcome: jobkit.Outcome | None = worker.process_one()
+    options: jobkit.JobOptions = jobkit.resolve(send_welcome).options()
+    print(jid, jids, outcome, options.queue)
