@@ -15,6 +15,8 @@ from .errors import ConfigError, JobkitError
 from .fetch import parse_queue
 from .settings import Settings
 
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
 
 def _require(spec: str) -> None:
     """Import ``spec``: a module name (``myapp.jobs``) or a path to a ``.py`` file or package."""
@@ -88,7 +90,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobkit", description=__doc__)
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    parser.add_argument("--log-level", choices=LOG_LEVELS,
                         help="default: INFO for worker, ERROR for the demo and operations")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -110,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="run a sample workload on the embedded Redis")
     d.add_argument("--redis-url", help="use this Redis instead of the embedded fakeredis")
+    d.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS)
     d.add_argument("--orders", type=int, default=200, help="orders to process (default: 200)")
     d.set_defaults(func=_cmd_demo)
 
@@ -120,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_redis_options(p: argparse.ArgumentParser) -> None:
+    # Accepted after the command too (``jobkit worker --log-level DEBUG``).
+    p.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
+                   help="default: INFO for worker, ERROR for the other commands")
     p.add_argument("--redis-url", help="Redis URL (default: $JOBKIT_REDIS_URL, $REDIS_URL, "
                    "redis://localhost:6379/0)")
     p.add_argument("--namespace", help="key prefix shared with the apps that enqueue")
