@@ -69,13 +69,17 @@ def write(
     pipe.execute()
 
 
+def call_death_handlers(settings: Settings, job: pl.Payload, exc: BaseException) -> None:
+    """Call every death handler with a dead job; a failing handler is logged, not raised."""
+    for handler in settings.death_handlers:
+        try:
+            handler(job, exc)
+        except Exception:
+            log.exception("death handler %r failed for jid %s", handler, job.get("jid"))
+
+
 def notify_deaths(settings: Settings, outcomes: Sequence[Outcome]) -> None:
-    """Call every death handler for each job that died; a failing handler is logged."""
+    """Call the death handlers for each outcome that is a death."""
     for out in outcomes:
-        if out.status not in ("dead", "invalid") or out.payload is None or out.exc is None:
-            continue
-        for handler in settings.death_handlers:
-            try:
-                handler(out.payload, out.exc)
-            except Exception:
-                log.exception("death handler %r failed for jid %s", handler, out.payload["jid"])
+        if out.status in ("dead", "invalid") and out.payload is not None and out.exc is not None:
+            call_death_handlers(settings, out.payload, out.exc)

@@ -31,5 +31,5 @@ class UnknownJobError(PayloadError):
     """Raised when a payload names a job class that is not registered in this process."""
 
 
-class ShutdownTimeout(JobkitError):
-    """Raised inside a job's thread record when a graceful shutdown gave up waiting for it."""
+class WorkerCrashed(JobkitError):
+    """Recorded on a job that was in progress in too many worker processes that died."""

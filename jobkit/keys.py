@@ -74,6 +74,16 @@ class Keys:
         """Liveness key with a short TTL; its absence lets other workers recover the jobs."""
         return self._k(f"jobkit:alive:{identity}")
 
+    @property
+    def recovered(self) -> str:
+        """Hash of payload → times it was recovered from a dead process (expires daily)."""
+        return self._k("jobkit:recovered")
+
+    @property
+    def poison(self) -> str:
+        """Jobs recovered too often, waiting to be moved to the dead set."""
+        return self._k("jobkit:poison")
+
     def unique(self, digest: str) -> str:
         return self._k(f"jobkit:unique:{digest}")
 

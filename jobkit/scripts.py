@@ -63,17 +63,39 @@ end
 return moved
 """
 
-#: KEYS: in-progress index, in-progress list, queue list, liveness key. ARGV: index member.
+#: KEYS: in-progress index, in-progress list, queue list, liveness key, recovery counts
+#: hash, poison list. ARGV: index member, recoveries allowed, counts TTL seconds.
 #: Requeues every job of a dead process's in-progress list to the front of its queue, then
-#: drops the list from the index. Does nothing if the process turned out to be alive.
+#: drops the list from the index. A job recovered more often than allowed has crashed that
+#: many workers: it goes to the poison list instead, for the caller to kill. Does nothing if
+#: the process turned out to be alive.
 RECOVER = """
 if redis.call('exists', KEYS[4]) == 1 then return -1 end
 local moved = 0
-while redis.call('lmove', KEYS[2], KEYS[3], 'LEFT', 'RIGHT') do
-  moved = moved + 1
+local limit = tonumber(ARGV[2])
+while true do
+  local job = redis.call('lindex', KEYS[2], 0)
+  if not job then break end
+  if redis.call('hincrby', KEYS[5], job, 1) > limit then
+    redis.call('lmove', KEYS[2], KEYS[6], 'LEFT', 'RIGHT')
+  else
+    redis.call('lmove', KEYS[2], KEYS[3], 'LEFT', 'RIGHT')
+    moved = moved + 1
+  end
 end
+redis.call('expire', KEYS[5], ARGV[3])
 redis.call('srem', KEYS[1], ARGV[1])
 return moved
+"""
+
+#: KEYS: poison list, dead set. ARGV: member as stored, dead payload, score.
+#: Kills one poison job, only if this call took it off the list.
+BURY_POISON = """
+if redis.call('lrem', KEYS[1], 1, ARGV[1]) == 1 then
+  redis.call('zadd', KEYS[2], ARGV[3], ARGV[2])
+  return 1
+end
+return 0
 """
 
 #: KEYS: lock key. ARGV: the jid that must own it. Deletes the lock only if that jid holds it.

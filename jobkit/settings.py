@@ -33,6 +33,7 @@ _NUMERIC_ENV: dict[str, type[int] | type[float]] = {
     "dead_timeout": float,
     "dead_max_jobs": int,
     "default_max_retries": int,
+    "max_recoveries": int,
 }
 
 
@@ -60,6 +61,8 @@ class Settings:
     dead_timeout: float = SIX_MONTHS
     #: Attempts meant by ``retry = True`` (Sidekiq's default).
     default_max_retries: int = 25
+    #: A job in progress in this many dead processes is killed as a poison pill.
+    max_recoveries: int = 3
 
     def __post_init__(self) -> None:
         if not isinstance(self.redis_url, str) or "://" not in self.redis_url:
@@ -83,7 +86,7 @@ class Settings:
                 f"recovery_timeout={self.recovery_timeout!r} must be longer than "
                 f"heartbeat_interval={self.heartbeat_interval!r}, or live workers look dead"
             )
-        for name in ("dead_max_jobs", "default_max_retries"):
+        for name in ("dead_max_jobs", "default_max_retries", "max_recoveries"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name}={value!r} must be a non-negative integer")

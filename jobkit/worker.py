@@ -92,7 +92,7 @@ class Worker:
         self.fetcher = Fetcher(self.redis, self.keys, self.identity, self.options.queues,
                                strict=self.options.strict)
         self.scheduler = Scheduler(self.redis, settings)
-        self.recovery = Recovery(self.redis, self.keys)
+        self.recovery = Recovery(self.redis, settings)
         self.heartbeat = Heartbeat(
             self.redis, self.keys, self.identity, queues=self.options.queues,
             concurrency=self.options.concurrency, tag=self.options.tag,
