@@ -137,7 +137,9 @@ class Processor:
         started = time.perf_counter()
         try:
             self._perform(job, payload)
-        except Exception as e:
+        except BaseException as e:
+            # BaseException too: a job calling sys.exit() would otherwise end the thread
+            # silently and leave the job unacknowledged.
             elapsed = time.perf_counter() - started
             decision = retry.decide(payload, e, job, now=self.settings.clock(),
                                     settings=self.settings)

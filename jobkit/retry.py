@@ -5,6 +5,7 @@ Pure: it takes the payload, the exception and the time, and returns the decision
 
 from __future__ import annotations
 
+import logging
 import random
 import traceback
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from .job import Job
     from .settings import Settings
 
+log = logging.getLogger("jobkit.retry")
 Verdict = Literal["retry", "dead", "discarded", "dropped"]
 #: Sidekiq 7 trims stored error messages to this many characters.
 MAX_ERROR_MESSAGE = 10_000
@@ -60,7 +62,12 @@ def record_error(payload: pl.Payload, exc: BaseException, now: float) -> pl.Payl
 def retry_delay(job: type[Job] | None, count: int, exc: BaseException) -> float:
     """Seconds until the next attempt: ``retry_in`` when it gives a positive number, else
     Sidekiq's backoff; Sidekiq's jitter ``random(10) * (count + 1)`` is added unless disabled."""
-    custom = job.retry_in(count, exc) if job is not None else None
+    try:
+        custom = job.retry_in(count, exc) if job is not None else None
+    except Exception:
+        # A broken retry_in must not lose the job: fall back to Sidekiq's backoff.
+        log.exception("%s.retry_in(%d, ...) raised; using the default backoff", job, count)
+        custom = None
     if isinstance(custom, int | float) and not isinstance(custom, bool) and custom > 0:
         delay = float(custom)
     else:

@@ -193,3 +193,39 @@ def test_retry_true_means_25_attempts(retry: object) -> None:
     assert retry_mod.decide(payload, Exception(), None, now=0, settings=settings).verdict == "dead"
     payload["retry_count"] = 23
     assert retry_mod.decide(payload, Exception(), None, now=0, settings=settings).verdict == "retry"
+
+
+class BrokenBackoff(jobkit.Job):
+    name = "retry_test.BrokenBackoff"
+
+    @classmethod
+    def retry_in(cls, count: int, exc: BaseException) -> float:
+        raise ZeroDivisionError("bug in retry_in")
+
+    def perform(self) -> None:
+        raise GatewayDown("down")
+
+
+class Exits(jobkit.Job):
+    name = "retry_test.Exits"
+
+    def perform(self) -> None:
+        raise SystemExit(3)
+
+
+def test_broken_retry_in_falls_back_to_the_default_backoff(settings: jobkit.Settings,
+                                                           r: redis.Redis) -> None:
+    worker, clock, keys = _setup(settings)
+    BrokenBackoff.perform_async()
+    assert worker.process_one().status == "retry"  # type: ignore[union-attr]
+    [(_, score)] = _retry_set(r, keys)
+    assert clock.now + 15 <= score <= clock.now + 24
+
+
+def test_job_calling_sys_exit_is_a_failure_not_a_dead_thread(settings: jobkit.Settings,
+                                                             r: redis.Redis) -> None:
+    worker, _, keys = _setup(settings)
+    Exits.perform_async()
+    assert worker.process_one().status == "retry"  # type: ignore[union-attr]
+    [(job, _)] = _retry_set(r, keys)
+    assert job["error_class"] == "SystemExit"
