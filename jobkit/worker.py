@@ -21,13 +21,13 @@ import redis
 
 from . import ack
 from .connection import connect
-from .errors import ConfigError
+from .errors import ConfigError, PayloadError
 from .fetch import Fetcher, check_queues
 from .heartbeat import Heartbeat, new_identity
 from .keys import Keys
 from .middleware.base import ServerMiddleware
 from .middleware.logging import JobLogger
-from .processor import Outcome, Processor
+from .processor import Outcome, Processor, invalid_payload
 from .recovery import Recovery
 from .scheduler import Scheduler
 from .settings import Settings
@@ -254,6 +254,13 @@ class Worker:
                 self._ready.put((queue, raw))
                 self._stopping.wait(1.0)
                 continue
+            except Exception as e:
+                # A bug outside the job itself: keep the thread, keep the job (in the dead set).
+                log.exception("internal error processing a job from %r", queue)
+                error = PayloadError(f"internal error while processing the job: {e!r}")
+                outcome = Outcome(raw, queue, "invalid",
+                                  invalid_payload(raw, queue, error, self.settings.clock()),
+                                  exc=error)
             self._busy.pop(tid, None)
             with self._done_cond:
                 self._done.append(outcome)
