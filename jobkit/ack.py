@@ -10,8 +10,9 @@ import redis
 
 from . import payload as pl
 from . import scripts
+from .errors import PayloadError
 from .keys import Keys
-from .processor import Outcome
+from .processor import Outcome, invalid_payload
 from .settings import Settings
 
 log = logging.getLogger("jobkit.worker")
@@ -50,6 +51,15 @@ def write(
     now = settings.clock()
     pipe = connection.pipeline(transaction=True)
     processed = failed = 0
+
+    def stored(out: Outcome) -> bytes:
+        assert out.payload is not None
+        try:
+            return pl.encode(out.payload)
+        except PayloadError as e:
+            # Never lose the job to an encoding problem: keep its original bytes instead.
+            return pl.encode(invalid_payload(out.raw, out.queue, e, now))
+
     for out in outcomes:
         pipe.lrem(keys.inprogress(identity, out.queue), 1, out.raw)  # type: ignore[arg-type]
         if out.status == "requeue":
@@ -59,9 +69,9 @@ def write(
         if out.failed:
             failed += 1
         if out.status == "retry" and out.payload is not None:
-            pipe.zadd(keys.retry, {pl.encode(out.payload): out.score or now})
+            pipe.zadd(keys.retry, {stored(out): out.score or now})
         elif out.status in ("dead", "invalid") and out.payload is not None:
-            add_dead(pipe, keys, settings, pl.encode(out.payload), now)
+            add_dead(pipe, keys, settings, stored(out), now)
         if out.unlock is not None:
             # EVAL, not EVALSHA: a NOSCRIPT error inside MULTI would not undo the other writes.
             pipe.eval(scripts.UNLOCK, 1, out.unlock[0], out.unlock[1])

@@ -79,6 +79,7 @@ class Fetcher:
         self.strict = strict
         self.rng = rng or random.Random()
         self._fetch = connection.register_script(scripts.FETCH)
+        self._requeue = connection.register_script(scripts.REQUEUE)
 
     def inprogress(self, queue: str) -> str:
         return self.keys.inprogress(self.identity, queue)
@@ -95,13 +96,22 @@ class Fetcher:
         flat = self._fetch(keys=keys, args=[limit, *(self.member(n) for n in order)])
         return [(order[int(flat[i]) - 1], flat[i + 1]) for i in range(0, len(flat), 2)]
 
-    def requeue(self, items: Sequence[tuple[str, bytes]]) -> None:
-        """Put fetched but unfinished jobs back at the front of their queues, atomically."""
+    def requeue(self, items: Sequence[tuple[str, bytes]]) -> int:
+        """Put fetched but unfinished jobs back at the front of their queues, atomically;
+        safe to repeat. Returns how many moved."""
         if not items:
-            return
-        pipe = self.redis.pipeline(transaction=True)
+            return 0
+        keys: list[str] = []
         # Reversed, so the oldest job ends up rightmost: the next one fetched.
-        for queue, raw in reversed(items):
-            pipe.lrem(self.inprogress(queue), 1, raw)  # type: ignore[arg-type]
-            pipe.rpush(self.keys.queue(queue), raw)
-        pipe.execute()
+        ordered = list(reversed(items))
+        for queue, _ in ordered:
+            keys += [self.inprogress(queue), self.keys.queue(queue)]
+        return int(self._requeue(keys=keys, args=[raw for _, raw in ordered]))
+
+    def held(self) -> list[tuple[str, bytes]]:
+        """Every job in this process's in-progress lists, as (queue, raw payload)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name, _ in self.queues:
+            pipe.lrange(self.inprogress(name), 0, -1)
+        return [(name, raw) for (name, _), raws in zip(self.queues, pipe.execute(), strict=True)
+                for raw in raws]

@@ -123,6 +123,6 @@ def _work_entry(queue: str, raw: bytes, run_at: float, as_object: bool) -> str:
     if as_object:
         try:
             payload = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = text
     return json.dumps({"queue": queue, "payload": payload, "run_at": int(run_at)})

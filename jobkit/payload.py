@@ -136,12 +136,31 @@ def encode(payload: Payload) -> bytes:
         raise PayloadError(f"payload for {payload.get('class')!r} cannot be encoded: {e}") from e
 
 
-def decode(raw: bytes | str) -> Payload:
-    """Parse and validate a payload read from Redis; :class:`PayloadError` says what is wrong."""
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def json_loads(raw: bytes | str) -> Any:
+    """Strict JSON: NaN, Infinity and out-of-range numbers are errors (they could never be
+    written back), and so is nesting too deep to parse; all raise :class:`PayloadError`."""
     try:
-        payload = json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError) as e:
         raise PayloadError(f"payload is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise PayloadError("payload is nested too deeply to parse") from e
+
+
+def decode(raw: bytes | str) -> Payload:
+    """Parse and validate a payload read from Redis; :class:`PayloadError` says what is wrong."""
+    payload = json_loads(raw)
     if not isinstance(payload, dict):
         raise PayloadError(f"payload is a JSON {type(payload).__name__}, not an object")
     validate(payload)
@@ -165,8 +184,9 @@ def validate(payload: Payload) -> None:
     if not isinstance(retry, bool | int) or (not isinstance(retry, bool) and retry < 0):
         raise PayloadError(f"payload field retry={retry!r} must be true, false or an integer >= 0")
     count = payload.get("retry_count")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        raise PayloadError(f"payload field retry_count={count!r} must be an integer >= 0")
+    # Negative counts are valid: Sidekiq's "Retry now" decrements the count before pushing.
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+        raise PayloadError(f"payload field retry_count={count!r} must be an integer")
     for key in TIME_FIELDS:
         if key in payload and payload[key] is not None:
             try:
@@ -194,7 +214,3 @@ def decompress_backtrace(text: str) -> list[str]:
     lines: list[str] = json.loads(zlib.decompress(base64.b64decode(text)))
     return lines
 
-
-def json_loads(raw: bytes | str) -> Any:
-    """Plain JSON parsing, for code that must look inside a payload that failed validation."""
-    return json.loads(raw)

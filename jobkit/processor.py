@@ -56,22 +56,48 @@ class Outcome:
         return self.status not in ("done", "requeue")
 
 
+def _valid_time(value: Any) -> bool:
+    try:
+        pl.epoch(value)
+    except PayloadError:
+        return False
+    return True
+
+
+#: Fields Sidekiq's API reads with a fixed type; a bad value is moved aside so its UI can
+#: still render the dead job.
+_FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "class": lambda v: isinstance(v, str) and bool(v),
+    "args": lambda v: isinstance(v, list),
+    "jid": lambda v: isinstance(v, str) and bool(v),
+    "queue": lambda v: isinstance(v, str) and bool(v),
+    "retry_count": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "tags": lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
+    "error_backtrace": lambda v: isinstance(v, str),
+    **{name: _valid_time for name in pl.TIME_FIELDS},
+}
+
+
 def invalid_payload(raw: bytes, queue: str, error: PayloadError, now: float) -> pl.Payload:
-    """A valid dead-set entry that keeps an unreadable payload's bytes and the reason."""
+    """A valid dead-set entry that keeps an unreadable payload's bytes and the reason.
+
+    Fields of the wrong type are kept under ``invalid_fields``, so nothing is lost and
+    Sidekiq's Web UI can still show the job.
+    """
     try:
         decoded: Any = pl.json_loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except PayloadError:
         decoded = None
     if isinstance(decoded, dict):
         job = dict(decoded)
-        if not isinstance(job.get("class"), str) or not job.get("class"):
-            job["class"] = "jobkit.InvalidPayload"
-        if not isinstance(job.get("args"), list):
-            job["args"] = [job.get("args")]
-        if not isinstance(job.get("jid"), str) or not job.get("jid"):
-            job["jid"] = pl.new_jid()
-        if not isinstance(job.get("queue"), str) or not job.get("queue"):
-            job["queue"] = queue
+        moved = {k: job.pop(k) for k, ok in _FIELD_CHECKS.items() if k in job and not ok(job[k])}
+        if moved:
+            job["invalid_fields"] = moved
+        job.setdefault("class", "jobkit.InvalidPayload")
+        job.setdefault("args", [moved["args"]] if "args" in moved else [])
+        job.setdefault("jid", pl.new_jid())
+        job.setdefault("queue", queue)
+        job.setdefault("created_at", float(now))
     else:
         try:
             original: Any = raw.decode("utf-8")

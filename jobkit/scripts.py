@@ -115,3 +115,17 @@ if redis.call('zrem', KEYS[1], ARGV[1]) == 1 then
 end
 return 0
 """
+
+#: KEYS: pairs (in-progress list, queue list). ARGV: one payload per pair.
+#: Puts fetched jobs back at the front of their queues; a job is pushed only if this call
+#: took it out of the in-progress list, so a retried call never queues a job twice.
+REQUEUE = """
+local moved = 0
+for i = 1, #ARGV do
+  if redis.call('lrem', KEYS[2 * i - 1], 1, ARGV[i]) == 1 then
+    redis.call('rpush', KEYS[2 * i], ARGV[i])
+    moved = moved + 1
+  end
+end
+return moved
+"""

@@ -14,6 +14,7 @@ import queue as queue_mod
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -105,6 +106,9 @@ class Worker:
         self._ready: queue_mod.SimpleQueue[tuple[str, bytes]] = queue_mod.SimpleQueue()
         self._room = threading.Condition()
         self._inflight = 0
+        # Jobs fetched and not yet acknowledged, as a multiset: what our in-progress lists
+        # should hold. Anything else found there (a fetch whose reply was lost) is taken up.
+        self._tracked: Counter[tuple[str, bytes]] = Counter()
         self._done: list[Outcome] = []
         self._done_cond = threading.Condition()
         self._busy: dict[str, tuple[str, bytes, float]] = {}
@@ -209,8 +213,29 @@ class Worker:
 
     # -- threads -------------------------------------------------------------------------
 
+    def _take(self, items: Sequence[tuple[str, bytes]]) -> None:
+        with self._room:
+            self._inflight += len(items)
+            self._tracked.update(items)
+        for item in items:
+            self._ready.put(item)
+
+    def _reconcile(self) -> int:
+        """Take up jobs in our in-progress lists that no thread knows about."""
+        held = Counter(self.fetcher.held())
+        with self._room:
+            missing = [item for item, n in held.items()
+                       for _ in range(n - self._tracked.get(item, 0))]
+        if missing:
+            log.warning("taking up %d job(s) fetched by a call whose reply was lost",
+                        len(missing))
+            self._take(missing)
+        return len(missing)
+
     def _fetch_loop(self) -> None:
         backoff = 0.0
+        reconcile_every = self.settings.recovery_timeout / 2
+        next_reconcile = time.monotonic() + reconcile_every
         while not self._quiet.is_set():
             with self._room:
                 while self._inflight >= self.capacity and not self._quiet.is_set():
@@ -219,6 +244,10 @@ class Worker:
             if self._quiet.is_set():
                 break
             try:
+                if backoff or time.monotonic() >= next_reconcile:
+                    # After an error the fetch may have moved jobs without our knowing.
+                    self._reconcile()
+                    next_reconcile = time.monotonic() + reconcile_every
                 items = self.fetcher.fetch(room)
                 backoff = 0.0
             except redis.RedisError as e:
@@ -228,10 +257,7 @@ class Worker:
             if not items:
                 self._quiet.wait(self.options.idle_wait)
                 continue
-            with self._room:
-                self._inflight += len(items)
-            for item in items:
-                self._ready.put(item)
+            self._take(items)
 
     def _execute_loop(self) -> None:
         tid = threading.current_thread().name
@@ -287,7 +313,13 @@ class Worker:
                 try:
                     ack.write(self.redis, self.keys, self.settings, self.identity, batch)
                     break
-                except redis.RedisError as e:
+                except Exception as e:
+                    if not isinstance(e, redis.RedisError):
+                        # Should not happen; if it does, the acker must live on. The jobs
+                        # stay in our lists and are taken up again by reconciliation.
+                        log.exception("cannot record %d outcome(s)", len(batch))
+                        self._release(batch)
+                        return
                     # The jobs stay in our in-progress lists until this succeeds: no loss.
                     backoff = self._backoff(backoff, "acknowledge", e)
                     if final and backoff >= _MAX_BACKOFF:
@@ -313,8 +345,15 @@ class Worker:
             elif out.exc is not None and out.status != "invalid":
                 log.warning("job %s failed (%s): %s: %s", out.payload and out.payload.get("jid"),
                             out.status, type(out.exc).__name__, out.exc)
+        self._release(batch)
+
+    def _release(self, batch: Sequence[Outcome]) -> None:
         with self._room:
             self._inflight -= len(batch)
+            self._tracked.subtract((o.queue, o.raw) for o in batch)
+            for out in batch:
+                if self._tracked[(out.queue, out.raw)] <= 0:
+                    del self._tracked[(out.queue, out.raw)]
             self._room.notify()
 
     def _housekeeping_loop(self) -> None:

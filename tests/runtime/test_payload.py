@@ -90,13 +90,34 @@ def test_build_writes_sidekiq_fields() -> None:
         (b'{"class":"X","args":[],"jid":5,"queue":"q"}', "jid=5"),
         (b'{"class":"X","args":[],"jid":"a","queue":""}', "queue=''"),
         (b'{"class":"X","args":[],"jid":"a","queue":"q","retry":"yes"}', "retry='yes'"),
-        (b'{"class":"X","args":[],"jid":"a","queue":"q","retry_count":-1}', "retry_count=-1"),
+        (b'{"class":"X","args":[],"jid":"a","queue":"q","retry_count":"2"}', "retry_count='2'"),
+        (b'{"class":"X","args":[NaN],"jid":"a","queue":"q"}', "NaN is not valid JSON"),
+        (b'{"class":"X","args":[-Infinity],"jid":"a","queue":"q"}', "Infinity is not valid"),
+        (b'{"class":"X","args":[1e999],"jid":"a","queue":"q"}', "out of range"),
+        (b"[" * 100_000, "nested too deeply"),
         (b'{"class":"X","args":[],"jid":"a","queue":"q","created_at":"now"}', "created_at"),
     ],
 )
 def test_decode_rejects_bad_payloads_naming_the_field(raw: bytes, message: str) -> None:
     with pytest.raises(PayloadError, match=message.replace("[", "\\[")):
         pl.decode(raw)
+
+
+def test_sidekiq_retry_now_negative_retry_count_is_accepted() -> None:
+    raw = b'{"class":"X","args":[],"jid":"a","queue":"q","retry_count":-1}'
+    assert pl.decode(raw)["retry_count"] == -1
+
+
+def test_invalid_payload_moves_badly_typed_fields_aside() -> None:
+    from jobkit.processor import invalid_payload
+
+    raw = (b'{"class":"X","args":[],"jid":"a","queue":"q","created_at":"yesterday",'
+           b'"enqueued_at":[1],"retry_count":"x","custom":7}')
+    job = invalid_payload(raw, "q", PayloadError("bad"), 100.0)
+    assert job["invalid_fields"] == {"created_at": "yesterday", "enqueued_at": [1],
+                                     "retry_count": "x"}
+    assert job["created_at"] == 100.0 and job["custom"] == 7 and "enqueued_at" not in job
+    assert pl.decode(pl.encode(job))["class"] == "X"
 
 
 def test_decode_preserves_unknown_fields() -> None:

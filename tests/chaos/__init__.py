@@ -1,0 +1,3 @@
+"""Reliability scenarios: killed workers, a restarted Redis, garbage payloads, SIGTERM.
+
+``pytest tests/chaos`` runs them at CI size; ``python -m tests.chaos`` runs them bigger."""
