@@ -7,7 +7,7 @@ Define jobs by subclassing :class:`Job` (or with :func:`job`), enqueue them with
 
 from ._version import __version__
 from .client import Client
-from .config import configure, get_client, get_settings
+from .config import configure, get_client, get_settings, use_client
 from .errors import (
     ArgumentError,
     ConfigError,
@@ -61,4 +61,5 @@ __all__ = [
     "lookup",
     "registered",
     "resolve",
+    "use_client",
 ]

@@ -103,14 +103,22 @@ class Client:
                 ],
                 args=[queue, raw, payload["jid"], unique_ttl_ms, repr(at) if scheduled else ""],
             )
-            return payload["jid"] if ok else None
+            if not ok:
+                return None
+            self._after_push(payload)
+            return str(payload["jid"])
         if scheduled:
             self.redis.zadd(self.keys.schedule, {raw: float(at or now)})
         else:
             # SADD first: if the LPUSH lands, the queue is registered; a failure between
             # the two leaves at most a registered, empty queue.
             send_pipelined(self.redis, ("SADD", self.keys.queues, queue), ("LPUSH", target, raw))
+        self._after_push(payload)
         return str(payload["jid"])
+
+    def _after_push(self, payload: pl.Payload) -> None:
+        for mw in self.settings.client_middleware:
+            mw.after_push(payload)
 
     def enqueue_bulk(
         self,
@@ -141,6 +149,7 @@ class Client:
             ttl = self._lock_ttl(options, None, now)
             return [self.push(p, unique_ttl_ms=ttl) if p else None for p in payloads]
         jids: list[str | None] = []
+        pushed: list[pl.Payload] = []
         # One MULTI per batch: the SADDs and LPUSHes of a batch land together or not at all.
         pipe = self.redis.pipeline(transaction=True)
         by_queue: dict[str, list[bytes]] = {}
@@ -151,6 +160,7 @@ class Client:
                 p["enqueued_at"] = float(now)
                 by_queue.setdefault(p["queue"], []).append(pl.encode(p))
                 jids.append(p["jid"])
+                pushed.append(p)
             if count % batch_size == 0 or count == len(payloads):
                 for queue, raws in by_queue.items():
                     pipe.sadd(self.keys.queues, queue)
@@ -158,6 +168,9 @@ class Client:
                     pipe.lpush(self.keys.queue(queue), *raws)
                 pipe.execute()
                 by_queue.clear()
+                for p in pushed:
+                    self._after_push(p)
+                pushed.clear()
         return jids
 
 

@@ -27,6 +27,15 @@ def configure(settings: Settings | None = None, /, **changes: Any) -> Settings:
         return new
 
 
+def use_client(client: Client) -> Settings:
+    """Make ``client`` (and its settings) the process-wide ones: for harnesses that already
+    hold a connection, such as the pytest plugin. Returns its settings."""
+    global _settings, _client
+    with _lock:
+        _settings, _client = client.settings, client
+        return client.settings
+
+
 def get_settings() -> Settings:
     """The settings in force (from the environment if :func:`configure` was never called)."""
     global _settings

@@ -32,7 +32,7 @@ class GatewayTimeout(Exception):
 class ProcessOrderJob(Job):
     """Charges an order: a short call to a (simulated) payment gateway."""
 
-    name = "ProcessOrderJob"
+    name = "demo.ProcessOrderJob"
     queue = "critical"
     retry = 3
 
@@ -43,7 +43,7 @@ class ProcessOrderJob(Job):
 class SendReceiptJob(Job):
     """Sends the receipt e-mail for an order."""
 
-    name = "SendReceiptJob"
+    name = "demo.SendReceiptJob"
     queue = "mailers"
 
     def perform(self, order_id: int, email: str) -> None:
@@ -53,7 +53,7 @@ class SendReceiptJob(Job):
 class SyncInventoryJob(Job):
     """Pushes stock levels to a flaky warehouse API: times out twice, then succeeds."""
 
-    name = "SyncInventoryJob"
+    name = "demo.SyncInventoryJob"
     retry = 5
     retry_jitter = False
 
@@ -69,7 +69,7 @@ class SyncInventoryJob(Job):
 class ImportLegacyOrderJob(Job):
     """Imports an order from a legacy system whose record is corrupt: it always fails."""
 
-    name = "ImportLegacyOrderJob"
+    name = "demo.ImportLegacyOrderJob"
     retry = 1
     retry_jitter = False
 
@@ -84,7 +84,7 @@ class ImportLegacyOrderJob(Job):
 class DailyReportJob(Job):
     """Builds the end-of-day report; enqueued to run a second from now."""
 
-    name = "DailyReportJob"
+    name = "demo.DailyReportJob"
 
     def perform(self, day: str) -> None:
         time.sleep(0.005)

@@ -20,6 +20,9 @@ class ClientMiddleware:
         """Return ``call_next(payload)`` (payload may be changed first) or None to drop the job."""
         return call_next(payload)
 
+    def after_push(self, payload: Payload) -> None:
+        """Called once the job is in Redis (not for dropped or unique-refused jobs)."""
+
 
 class ServerMiddleware:
     """Wraps every perform in the worker. Override :meth:`perform`."""

@@ -169,3 +169,25 @@ def test_client_middleware_can_change_or_drop_the_payload(settings: jobkit.Setti
     assert ProcessOrderJob.perform_async(12)
     [raw] = r.lrange(Keys(settings.namespace).queue("critical"), 0, -1)
     assert json.loads(raw)["tags"] == ["tagged"]
+
+
+class PushLog(jobkit.ClientMiddleware):
+    def __init__(self) -> None:
+        self.pushed: list[str] = []
+
+    def after_push(self, payload):  # type: ignore[no-untyped-def]
+        self.pushed.append(payload["jid"])
+
+
+def test_after_push_sees_every_pushed_job_once(settings: jobkit.Settings) -> None:
+    log = PushLog()
+    jobkit.configure(client_middleware=[log])
+    jids = [ProcessOrderJob.perform_async(1), ProcessOrderJob.perform_in(60, 2),
+            *ProcessOrderJob.perform_bulk([[3], [4]])]
+    assert log.pushed == jids
+
+
+def test_use_client_installs_a_client_and_its_settings(settings: jobkit.Settings) -> None:
+    client = jobkit.Client(settings.replace(namespace=settings.namespace + "-b"))
+    assert jobkit.use_client(client) is client.settings
+    assert jobkit.get_client() is client

@@ -45,7 +45,7 @@ def test_demo_runs_the_workload_on_the_embedded_redis() -> None:
     assert summary["queues"]["mailers"]["jobs"] == 20
     assert "ImportLegacyOrderJob" in summary["deaths"][0]
     text = out.getvalue()
-    assert "done in" in text and "critical" in text and "dead: ImportLegacyOrderJob" in text
+    assert "done in" in text and "critical" in text and "dead: demo.ImportLegacyOrderJob" in text
 
 
 def test_demo_command_runs_from_the_console_script() -> None:
