@@ -133,7 +133,7 @@ def test_perform_bulk_returns_jids_in_order_and_keeps_fifo(settings: jobkit.Sett
 
 def test_perform_bulk_names_the_bad_element(settings: jobkit.Settings) -> None:
     with pytest.raises(jobkit.ArgumentError, match=r"args_list\[1\]: args\[0\]=\{1, 2\}"):
-        ProcessOrderJob.perform_bulk([[1], [{1, 2}]])
+        ProcessOrderJob.perform_bulk([[1], [{1, 2}]])  # noqa: JK102
     with pytest.raises(jobkit.ArgumentError, match=r"args_list\[0\]=5 must be a list"):
         ProcessOrderJob.perform_bulk([5])  # type: ignore[list-item]
     with pytest.raises(jobkit.ArgumentError, match="batch_size=0"):
@@ -142,7 +142,7 @@ def test_perform_bulk_names_the_bad_element(settings: jobkit.Settings) -> None:
 
 def test_rejected_arguments_enqueue_nothing(settings: jobkit.Settings, r: redis.Redis) -> None:
     with pytest.raises(jobkit.ArgumentError):
-        ProcessOrderJob.perform_async(dt.datetime.now())
+        ProcessOrderJob.perform_async(dt.datetime.now())  # noqa: JK102
     assert r.llen(Keys(settings.namespace).queue("critical")) == 0
 
 

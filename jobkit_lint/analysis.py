@@ -1,0 +1,281 @@
+"""One traversal per file that collects the facts every rule reads.
+
+Rules do not walk the tree themselves: this module walks once and records job definitions,
+enqueue sites, request handlers, e-mail calls and simple name bindings into `FileFacts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import libcst as cst
+
+from jobkit_lint.facts import Enqueue, FileFacts, JobDef, Scope
+from jobkit_lint.frameworks import recognize_enqueue
+from jobkit_lint.index import ProjectIndex
+from jobkit_lint.names import NameResolver, dotted_name, import_bindings
+from jobkit_lint.traversal import ANCHOR_KINDS, FIELDS, SKIP_TYPES, fields_of
+
+__all__ = ["analyze"]
+
+_HANDLER_METHOD_BASES = ("View", "ViewSet", "APIView", "ViewSetMixin")
+_ROUTE_ATTRS = frozenset({"route", "get", "post", "put", "patch", "delete", "api_route"})
+_EMAIL_FUNCS = frozenset({"send_mail", "send_mass_mail", "mail_admins", "mail_managers"})
+_EMAIL_CLASSES = frozenset({"EmailMessage", "EmailMultiAlternatives"})
+
+
+class _Walker:
+    def __init__(self, facts: FileFacts) -> None:
+        self.facts = facts
+        self.scope = facts.module_scope
+        self.counters = dict.fromkeys(ANCHOR_KINDS.values(), 0)
+        self.class_stack: list[tuple[str, JobDef | None, bool]] = []
+        self.in_class_body = False
+        self.atomic_depth = 0
+        self.on_commit_depth = 0
+
+    def visit(self, node: cst.CSTNode) -> None:
+        handler = _HANDLERS.get(type(node))
+        if handler is None:
+            self.children(node)
+        else:
+            handler(self, node)
+
+    def children(self, node: cst.CSTNode) -> None:
+        # The hottest loop of the linter: inlined field access, exact type checks, no
+        # intermediate lists, and no call at all for leaves.
+        visit = self.visit
+        kind = type(node)
+        for name in FIELDS.get(kind) or fields_of(kind):
+            value = getattr(node, name)
+            value_kind = type(value)
+            if value_kind is tuple or value_kind is list:
+                for item in value:
+                    if type(item) not in SKIP_TYPES:
+                        visit(item)
+            elif value_kind not in SKIP_TYPES:
+                visit(value)
+
+    def number(self, node: cst.CSTNode) -> None:
+        kind = ANCHOR_KINDS[type(node)]
+        self.facts.ordinals[id(node)] = (kind, self.counters[kind])
+        self.counters[kind] += 1
+
+    def anchor(self, node: cst.CSTNode) -> None:
+        self.number(node)
+        self.children(node)
+
+    def import_(self, node: cst.Import | cst.ImportFrom) -> None:
+        # Function-level imports (common to dodge import cycles) join the module's map.
+        resolver = self.facts.resolver
+        resolver.imports.update(
+            import_bindings(node, module=resolver.module, is_package=resolver.is_package)
+        )
+
+    def klass(self, node: cst.ClassDef) -> None:
+        self.number(node)
+        for decorator in node.decorators:
+            self.visit(decorator)
+        for arg in (*node.bases, *node.keywords):
+            self.visit(arg)
+        top = not self.class_stack and self.scope.parent is None
+        qualified = self.qualified_name(node.name.value) if top else node.name.value
+        framework = self.facts.index.job_framework(qualified) if top else None
+        if top and framework is None:
+            # This module may have been parsed after the index was built (it only mentions a
+            # job base class), so look at its bases directly.
+            bases = [self.facts.resolver.qualify(arg.value) for arg in node.bases]
+            framework = next(
+                (f for b in bases if b and (f := self.facts.index.class_job_framework(b))), None
+            )
+        job = JobDef(node, framework) if framework else None
+        if job:
+            self.facts.jobs.append(job)
+        is_view = any(
+            (dotted_name(arg.value) or "").endswith(_HANDLER_METHOD_BASES) for arg in node.bases
+        )
+        self.class_stack.append((qualified, job, is_view))
+        outer = self.in_class_body
+        self.in_class_body = True
+        self.visit(node.body)
+        self.in_class_body = outer
+        self.class_stack.pop()
+
+    def qualified_name(self, name: str) -> str:
+        module = self.facts.resolver.module
+        return f"{module}.{name}" if module else name
+
+    def function(self, node: cst.FunctionDef) -> None:
+        self.number(node)
+        for decorator in node.decorators:
+            self.visit(decorator)
+        self.visit(node.params)
+        if node.returns is not None:
+            self.visit(node.returns)
+        method_of = self.class_stack[-1] if self.in_class_body and self.class_stack else None
+        scope = Scope(parent=self.scope, class_name=method_of[0] if method_of else None)
+        for param in (*node.params.posonly_params, *node.params.params,
+                      *node.params.kwonly_params):
+            scope.params[param.name.value] = (
+                param.annotation.annotation if param.annotation else None
+            )
+        scope.transactional = any(self.is_atomic(d.decorator) for d in node.decorators)
+        job = self.job_for(node, method_of)
+        scope.handler = job is None and self.is_handler(node, method_of)
+        saved = (self.scope, self.in_class_body, self.atomic_depth, self.on_commit_depth)
+        self.scope, self.in_class_body, self.atomic_depth = scope, False, 0
+        self.visit(node.body)
+        self.scope, self.in_class_body, self.atomic_depth, self.on_commit_depth = saved
+
+    def job_for(
+        self, node: cst.FunctionDef, method_of: tuple[str, JobDef | None, bool] | None
+    ) -> JobDef | None:
+        if method_of is not None:
+            job = method_of[1]
+            if job is not None and node.name.value == "perform":
+                job.bodies.append(node)
+            return job
+        if self.scope.parent is not None or self.class_stack:
+            return None
+        framework = self.facts.index.job_framework(self.qualified_name(node.name.value))
+        framework = framework or self.facts.own_jobs.get(node.name.value)
+        if framework is None:
+            return None
+        job = JobDef(node, framework, [node])
+        self.facts.jobs.append(job)
+        return job
+
+    def is_handler(
+        self, node: cst.FunctionDef, method_of: tuple[str, JobDef | None, bool] | None
+    ) -> bool:
+        if method_of is not None:
+            return method_of[2] and not node.name.value.startswith("_")
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+                first = expr.args[0].value if expr.args else None
+                if expr.func.attr.value in _ROUTE_ATTRS and isinstance(first, cst.SimpleString):
+                    return True
+            name = dotted_name(expr.func if isinstance(expr, cst.Call) else expr) or ""
+            if name.rsplit(".", 1)[-1] == "api_view":
+                return True
+        params = node.params.params
+        return not self.class_stack and bool(params) and params[0].name.value == "request"
+
+    def is_atomic(self, expr: cst.BaseExpression) -> bool:
+        callee = expr.func if isinstance(expr, cst.Call) else expr
+        name = self.facts.resolver.qualify(callee) or ""
+        if name.rsplit(".", 1)[-1] == "atomic":
+            return True
+        # SQLAlchemy: `with session.begin():` / `with db.session.begin_nested():`.
+        return isinstance(expr, cst.Call) and isinstance(callee, cst.Attribute) and (
+            callee.attr.value in {"begin", "begin_nested"}
+        )
+
+    def with_block(self, node: cst.With) -> None:
+        atomic = False
+        for item in node.items:
+            self.visit(item.item)
+            atomic = atomic or self.is_atomic(item.item)
+            if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                self.scope.bind(item.asname.name.value, item.item)
+        self.atomic_depth += atomic
+        self.visit(node.body)
+        self.atomic_depth -= atomic
+
+    def assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self.scope.bind(target.target.value, node.value)
+        self.children(node)
+
+    def ann_assign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.target, cst.Name) and node.value is not None:
+            self.scope.bind(node.target.value, node.value)
+        self.children(node)
+
+    def for_loop(self, node: cst.For) -> None:
+        if isinstance(node.target, cst.Name):
+            self.scope.loops[node.target.value] = node.iter
+        self.children(node)
+
+    def call(self, node: cst.Call) -> None:
+        self.number(node)
+        facts = self.facts
+        callee = dotted_name(node.func) or ""
+        if callee.rsplit(".", 1)[-1] == "on_commit":
+            self.visit(node.func)
+            self.on_commit_depth += 1
+            for arg in node.args:
+                self.visit(arg)
+            self.on_commit_depth -= 1
+            return
+        site = recognize_enqueue(node, facts.resolver, facts.index)
+        if site is not None:
+            in_tx = self.atomic_depth > 0 or self.scope.transactional
+            facts.enqueues.append(Enqueue(
+                node, site.framework, site.job, site.args, self.scope, in_tx,
+                self.on_commit_depth > 0,
+            ))
+        elif self.scope.handler and self.is_email(node):
+            facts.emails.append((node, self.scope))
+        self.children(node)
+
+    def is_email(self, node: cst.Call) -> bool:
+        func = node.func
+        qualified = self.facts.resolver.qualify(func) or ""
+        last = qualified.rsplit(".", 1)[-1]
+        if last in _EMAIL_FUNCS or qualified.startswith("smtplib."):
+            return True
+        if not isinstance(func, cst.Attribute):
+            return False
+        receiver = func.value
+        if func.attr.value == "email_user":
+            return True
+        if func.attr.value not in {"send", "send_message", "sendmail"}:
+            return False
+        if isinstance(receiver, cst.Call):
+            created = self.facts.resolver.qualify(receiver.func) or ""
+            return created.rsplit(".", 1)[-1] in _EMAIL_CLASSES
+        if isinstance(receiver, cst.Name):
+            if receiver.value == "mail":
+                return True
+            bound = self.scope.env.get(receiver.value, [])
+            return any(
+                isinstance(v, cst.Call)
+                and (self.facts.resolver.qualify(v.func) or "").rsplit(".", 1)[-1]
+                in _EMAIL_CLASSES | {"SMTP", "SMTP_SSL"}
+                for v in bound
+            )
+        return False
+
+
+# Unbound functions, not bound methods stored on the walker: a walker holding its own bound
+# methods is a reference cycle, and with the collector paused every tree would then leak.
+_HANDLERS: dict[type, Callable[[_Walker, Any], None]] = {
+    cst.FunctionDef: _Walker.function,
+    cst.ClassDef: _Walker.klass,
+    cst.Call: _Walker.call,
+    cst.Assign: _Walker.assign,
+    cst.AnnAssign: _Walker.ann_assign,
+    cst.For: _Walker.for_loop,
+    cst.With: _Walker.with_block,
+    cst.Import: _Walker.import_,
+    cst.ImportFrom: _Walker.import_,
+    cst.ExceptHandler: _Walker.anchor,
+    cst.ExceptStarHandler: _Walker.anchor,
+}
+
+
+def analyze(
+    module: cst.Module,
+    resolver: NameResolver,
+    index: ProjectIndex,
+    own_jobs: dict[str, str] | None = None,
+) -> FileFacts:
+    """Walk `module` once and return its facts; `own_jobs` are this module's decorated jobs."""
+    facts = FileFacts(module=module, resolver=resolver, index=index, module_scope=Scope(),
+                      own_jobs=own_jobs or {})
+    _Walker(facts).visit(module)
+    return facts

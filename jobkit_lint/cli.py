@@ -1,0 +1,101 @@
+"""`jobkit-lint`: a thin command-line shell over :func:`jobkit_lint.lint_paths`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from jobkit_lint._version import __version__
+from jobkit_lint.config import load_config
+from jobkit_lint.errors import JobkitLintError
+from jobkit_lint.explain import explain
+from jobkit_lint.output import FORMATS, render
+from jobkit_lint.registry import all_rules, get_rule
+from jobkit_lint.runner import LintReport, lint_paths
+
+__all__ = ["main"]
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _codes(value: str) -> list[str]:
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"--jobs={number} must be at least one")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="jobkit-lint",
+        description="Lint background-job code (jobkit, Celery, RQ, Dramatiq, arq, huey).",
+    )
+    parser.add_argument("paths", nargs="*", default=["."], help="files or directories")
+    parser.add_argument("--select", type=_codes, help="comma-separated codes or prefixes")
+    parser.add_argument("--ignore", type=_codes, help="comma-separated codes or prefixes")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="text", dest="fmt")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
+    parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+    parser.add_argument("--explain", metavar="CODE", help="describe a rule and exit")
+    parser.add_argument("--jobs", type=_positive, help="worker processes (default: all cores)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write cache")
+    parser.add_argument("--stats", action="store_true", help="print counts and timing to stderr")
+    parser.add_argument("--warn-unused-ignores", action="store_true",
+                        help="report suppressions that silence nothing (JK001)")
+    parser.add_argument("--version", action="version", version=f"jobkit-lint {__version__}")
+    return parser
+
+
+def _stats(report: LintReport) -> str:
+    s = report.stats
+    by_code: dict[str, int] = {}
+    for finding in report.findings:
+        by_code[finding.code] = by_code.get(finding.code, 0) + 1
+    lines = [
+        f"files: {s.files}  parsed: {s.parsed}  cached: {s.cached}  "
+        f"skipped by pre-filter: {s.skipped}  time: {s.seconds:.2f}s",
+        *(f"{code}: {count}" for code, count in sorted(by_code.items())),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the linter; returns 0 when clean, 1 with findings, 2 on usage or internal errors."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.list_rules:
+            for rule in all_rules():
+                sys.stdout.write(f"{rule.CODE}  {rule.NAME:<26} {rule.MESSAGE}\n")
+            return EXIT_CLEAN
+        if args.explain:
+            sys.stdout.write(explain(get_rule(args.explain)) + "\n")
+            return EXIT_CLEAN
+        config = load_config(Path(args.paths[0])).with_cli(select=args.select, ignore=args.ignore)
+        report = lint_paths(
+            args.paths, config=config, jobs=args.jobs, use_cache=not args.no_cache,
+            warn_unused_ignores=args.warn_unused_ignores,
+        )
+    except JobkitLintError as e:
+        sys.stderr.write(f"jobkit-lint: error: {e}\n")
+        return EXIT_ERROR
+    except Exception:
+        sys.stderr.write("jobkit-lint: internal error\n" + traceback.format_exc())
+        return EXIT_ERROR
+    sys.stdout.write(render(report.findings, args.fmt))
+    if args.stats:
+        sys.stderr.write(_stats(report))
+    if report.findings and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Linting one module: parse once, analyse once, run every rule, position and suppress."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+from jobkit_lint.analysis import analyze
+from jobkit_lint.config import Config
+from jobkit_lint.finding import PARSE_ERROR, Finding
+from jobkit_lint.index import ProjectIndex
+from jobkit_lint.positions import PositionMap
+from jobkit_lint.registry import code_enabled, select_rules
+from jobkit_lint.rule import Rule
+from jobkit_lint.summary import ModuleSummary, summarize
+from jobkit_lint.suppressions import apply_suppressions, find_suppressions
+
+__all__ = ["ParsedModule", "lint_parsed", "lint_source", "parse"]
+
+
+@dataclass
+class ParsedModule:
+    """A parsed file and its summary, or the JK000 finding explaining why it did not parse."""
+
+    path: str
+    source: str
+    tree: cst.Module | None
+    summary: ModuleSummary
+    error: Finding | None = None
+
+
+def parse(path: str, source: str, *, module: str, is_package: bool) -> ParsedModule:
+    """Parse `source`; a syntax error becomes a JK000 finding, never an exception."""
+    code, name = PARSE_ERROR
+    try:
+        tree = cst.parse_module(source)
+    except cst.ParserSyntaxError as e:
+        message = f"cannot parse: {e.message}"
+        error = Finding(path, e.raw_line, e.raw_column + 1, e.raw_line, e.raw_column + 1,
+                        code, name, message)
+        return ParsedModule(path, source, None, ModuleSummary(module, is_package), error)
+    except (RecursionError, MemoryError, ValueError) as e:
+        error = Finding(path, 1, 1, 1, 1, code, name, f"cannot parse: {type(e).__name__}: {e}")
+        return ParsedModule(path, source, None, ModuleSummary(module, is_package), error)
+    return ParsedModule(path, source, tree, summarize(tree, name=module, is_package=is_package))
+
+
+def lint_parsed(
+    parsed: ParsedModule,
+    index: ProjectIndex,
+    rules: Sequence[type[Rule]],
+    *,
+    ignore: Sequence[str] = (),
+    warn_unused_ignores: bool = False,
+) -> list[Finding]:
+    """Run `rules` over an already parsed module and return its unsuppressed findings."""
+    if parsed.tree is None:
+        assert parsed.error is not None
+        enabled = code_enabled(parsed.error.code, ignore)
+        return [parsed.error] if enabled else []
+    facts = analyze(parsed.tree, parsed.summary.resolver(), index, parsed.summary.jobs)
+    violations = [(rule, v) for rule in rules for v in rule().check(facts)]
+    suppressions = (
+        find_suppressions(parsed.source) if violations or warn_unused_ignores else []
+    )
+    if not violations and not suppressions:
+        return []
+    positions = PositionMap(parsed.source, parsed.tree, facts.ordinals) if violations else None
+    findings: set[Finding] = set()
+    for rule, violation in violations:
+        assert positions is not None
+        span = positions.span(violation.node, violation.anchor)
+        findings.add(Finding(parsed.path, *span, rule.CODE, rule.NAME,
+                             violation.message or rule.MESSAGE))
+    kept = apply_suppressions(sorted(findings), suppressions, path=parsed.path,
+                              warn_unused=warn_unused_ignores and code_enabled("JK001", ignore))
+    return sorted(kept)
+
+
+def lint_source(
+    source: str,
+    *,
+    path: str = "<string>",
+    module: str = "example",
+    config: Config | None = None,
+    warn_unused_ignores: bool = False,
+) -> list[Finding]:
+    """Lint one module's text on its own (the project index is that module alone)."""
+    config = config or Config()
+    parsed = parse(path, source, module=module, is_package=False)
+    index = ProjectIndex([parsed.summary], config)
+    rules = select_rules(config.select, config.ignore)
+    return lint_parsed(parsed, index, rules, ignore=config.ignore,
+                       warn_unused_ignores=warn_unused_ignores)

@@ -1,0 +1,75 @@
+"""The facts one traversal collects about a module, which every rule reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from jobkit_lint.index import ProjectIndex
+from jobkit_lint.names import NameResolver
+from jobkit_lint.traversal import iter_body_nodes
+
+__all__ = ["Enqueue", "FileFacts", "JobDef", "Scope"]
+
+
+@dataclass
+class JobDef:
+    """A job definition: the class or function, its framework, and its body functions."""
+
+    node: cst.ClassDef | cst.FunctionDef
+    framework: str
+    bodies: list[cst.FunctionDef] = field(default_factory=list)
+    _nodes: dict[int, list[cst.CSTNode]] = field(default_factory=dict, repr=False)
+
+    def body_nodes(self, body: cst.FunctionDef) -> list[cst.CSTNode]:
+        """Every node of a body function in pre-order (memoised: several rules read it)."""
+        nodes = self._nodes.get(id(body))
+        if nodes is None:
+            nodes = self._nodes[id(body)] = list(iter_body_nodes(body.body))
+        return nodes
+
+
+@dataclass
+class Scope:
+    """Names bound in one function (or the module), flow-insensitively."""
+
+    parent: Scope | None = None
+    class_name: str | None = None
+    env: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
+    params: dict[str, cst.BaseExpression | None] = field(default_factory=dict)
+    loops: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    transactional: bool = False
+    handler: bool = False
+
+    def bind(self, name: str, value: cst.BaseExpression) -> None:
+        """Record an assignment `name = value`."""
+        self.env.setdefault(name, []).append(value)
+
+
+@dataclass
+class Enqueue:
+    """An enqueue call site and the context it runs in."""
+
+    call: cst.Call
+    framework: str
+    job: str | None
+    args: tuple[cst.BaseExpression, ...]
+    scope: Scope
+    in_transaction: bool
+    on_commit: bool
+
+
+@dataclass
+class FileFacts:
+    """Everything the rules need about one module."""
+
+    module: cst.Module
+    resolver: NameResolver
+    index: ProjectIndex
+    module_scope: Scope
+    jobs: list[JobDef] = field(default_factory=list)
+    enqueues: list[Enqueue] = field(default_factory=list)
+    emails: list[tuple[cst.Call, Scope]] = field(default_factory=list)
+    ordinals: dict[int, tuple[str, int]] = field(default_factory=dict)
+    own_jobs: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,117 @@
+"""Recognising enqueue call sites of each job framework and picking out the job arguments.
+
+Scheduling arguments (`perform_in`'s delay, RQ's `enqueue_in` timedelta, `countdown=`, `eta=`)
+and framework options are deliberately left out: only values that reach the job are returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from jobkit_lint.index import ProjectIndex
+from jobkit_lint.names import NameResolver
+
+__all__ = ["EnqueueSite", "recognize_enqueue"]
+
+_RQ_OPTIONS = frozenset({
+    "job_timeout", "result_ttl", "ttl", "failure_ttl", "description", "depends_on", "job_id",
+    "at_front", "meta", "retry", "on_success", "on_failure", "on_stopped", "timeout",
+    "job_class", "connection", "pipeline", "group_id",
+})
+_JOBKIT = frozenset({"perform_async", "perform_in", "perform_at", "perform_bulk"})
+_RQ = frozenset({"enqueue", "enqueue_call", "enqueue_in", "enqueue_at"})
+
+
+@dataclass(frozen=True)
+class EnqueueSite:
+    """A call that hands work to a queue: which framework, which job, which argument values."""
+
+    framework: str
+    job: str | None
+    args: tuple[cst.BaseExpression, ...]
+
+
+def _positional(call: cst.Call, start: int = 0) -> list[cst.BaseExpression]:
+    return [a.value for a in call.args if a.keyword is None][start:]
+
+
+def _keywords(call: cst.Call, exclude: frozenset[str] = frozenset()) -> list[cst.BaseExpression]:
+    return [a.value for a in call.args if a.keyword is not None and a.keyword.value not in exclude]
+
+
+def _named(call: cst.Call, *names: tuple[str, int | None]) -> list[cst.BaseExpression]:
+    """Values of parameters that may be passed by keyword or at a fixed position."""
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    found: list[cst.BaseExpression] = []
+    for name, position in names:
+        keyword = [a.value for a in call.args if a.keyword and a.keyword.value == name]
+        if keyword:
+            found.extend(keyword)
+        elif position is not None and position < len(positional):
+            found.append(positional[position])
+    return found
+
+
+def _strip_options(receiver: cst.BaseExpression) -> cst.BaseExpression:
+    # `MyJob.set(queue="low").perform_async(...)`: the job is the receiver of `.set(...)`.
+    while (
+        isinstance(receiver, cst.Call)
+        and isinstance(receiver.func, cst.Attribute)
+        and receiver.func.attr.value in {"set", "options"}
+    ):
+        receiver = receiver.func.value
+    return receiver
+
+
+def recognize_enqueue(
+    call: cst.Call, resolver: NameResolver, index: ProjectIndex
+) -> EnqueueSite | None:
+    """The enqueue this call performs, or None when it is not an enqueue."""
+    func = call.func
+    if not isinstance(func, cst.Attribute):
+        job = resolver.qualify(func)
+        if index.job_framework(job) == "huey":
+            return EnqueueSite("huey", job, tuple(_positional(call) + _keywords(call)))
+        return None
+    method = func.attr.value
+    receiver = _strip_options(func.value)
+    job = resolver.qualify(receiver)
+    known = index.job_framework(job)
+    if method in _JOBKIT:
+        start = 1 if method in {"perform_in", "perform_at"} else 0
+        return EnqueueSite("jobkit", job, tuple(_positional(call, start) + _keywords(call)))
+    if method == "delay":
+        return EnqueueSite(known or "celery", job, tuple(_positional(call) + _keywords(call)))
+    if method == "apply_async":
+        return EnqueueSite("celery", job, tuple(_named(call, ("args", 0), ("kwargs", 1))))
+    if method in {"s", "si"} and known == "celery":
+        return EnqueueSite("celery", job, tuple(_positional(call) + _keywords(call)))
+    if method == "signature" and known == "celery":
+        return EnqueueSite("celery", job, tuple(_named(call, ("args", 0), ("kwargs", 1))))
+    if method in _RQ:
+        return _rq_site(call, method)
+    if method == "enqueue_job":
+        named = [a.value for a in call.args if a.keyword and not a.keyword.value.startswith("_")]
+        return EnqueueSite("arq", None, tuple(_positional(call, 1) + named))
+    if method == "send" and known == "dramatiq":
+        return EnqueueSite("dramatiq", job, tuple(_positional(call) + _keywords(call)))
+    if method == "send_with_options":
+        return EnqueueSite("dramatiq", job, tuple(_named(call, ("args", None), ("kwargs", None))))
+    if method == "schedule" and known == "huey":
+        return EnqueueSite("huey", job, tuple(_named(call, ("args", 0), ("kwargs", 1))))
+    return None
+
+
+def _rq_site(call: cst.Call, method: str) -> EnqueueSite | None:
+    positional = _positional(call)
+    # The first argument is the function (after the schedule for enqueue_in/enqueue_at).
+    skip = 2 if method in {"enqueue_in", "enqueue_at"} else 1
+    if len(positional) < skip:
+        return None
+    if method == "enqueue_call":
+        args = _named(call, ("args", 1), ("kwargs", 2))
+    else:
+        args = positional[skip:] + _keywords(call, _RQ_OPTIONS)
+    return EnqueueSite("rq", None, tuple(args))

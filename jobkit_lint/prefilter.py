@@ -1,0 +1,57 @@
+"""A text pre-filter: skip parsing files that cannot contain job code.
+
+Parsing is most of the cost, and most files of a large tree never mention a job framework.
+A file is parsed when it may define a job or a model (the index must see those), may
+enqueue, or may send e-mail from a request handler. The filter only ever widens: a false
+positive costs a parse, never a finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
+
+__all__ = ["may_define", "may_lint", "names_pattern"]
+
+_DEFINES = re.compile(
+    r"jobkit|celery|shared_task|\.task\b|dramatiq|huey|GenericActor|declarative_base"
+    r"|SQLAlchemy\(|^class\s+\w+\s*\([^)]*(?:Model|Base)\b",
+    re.MULTILINE,
+)
+_ENQUEUES = re.compile(
+    r"jobkit|perform_(?:async|in|at|bulk)|\.delay\(|apply_async|\.si?\(|\.signature\("
+    r"|enqueue|dramatiq|send_with_options|huey|celery|shared_task|\.task\b"
+)
+_EMAIL = re.compile(
+    r"send_mail|send_mass_mail|mail_admins|mail_managers|EmailMessage|EmailMultiAlternatives"
+    r"|smtplib|mail\.send|email_user"
+)
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_HANDLER = re.compile(r"request|\.route\(|APIView|ViewSet|@\w+\.(?:get|post|put|patch|delete)\(")
+
+
+def may_define(text: str, extra: re.Pattern[str] | None = None) -> bool:
+    """Whether the file may define a job or a model class the index must know.
+
+    `extra` matches the configured `model-base-classes`, whose names the built-in markers
+    cannot know.
+    """
+    return _DEFINES.search(text) is not None or (extra is not None and bool(extra.search(text)))
+
+
+def names_pattern(qualified_names: Iterable[str]) -> re.Pattern[str] | None:
+    """A word pattern for the last segments of configured qualified names, if any."""
+    names = sorted({q.rsplit(".", 1)[-1] for q in qualified_names})
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b") if names else None
+
+
+def may_lint(text: str, job_names: AbstractSet[str] = frozenset()) -> bool:
+    """Whether any rule could report in this file; `job_names` are the indexed job names.
+
+    A module that only does `from billing.actors import charge; charge.send(x)` mentions no
+    framework, so it is kept when it mentions the name of a job defined anywhere in the tree.
+    """
+    if _ENQUEUES.search(text) or (_EMAIL.search(text) and _HANDLER.search(text)):
+        return True
+    return bool(job_names) and not job_names.isdisjoint(_WORD.findall(text))

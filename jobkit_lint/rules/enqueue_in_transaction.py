@@ -1,0 +1,71 @@
+"""JK402: an enqueue inside an open database transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from jobkit_lint.rule import FileFacts, Rule, Violation, dotted_name
+
+
+class EnqueueInTransaction(Rule):
+    """Enqueue after the commit, not inside the transaction.
+
+    A worker can pick the job up before the surrounding transaction commits: it then reads
+    the old row, or misses a new row entirely. If the transaction rolls back, the job runs
+    for something that never happened. Enqueue from `transaction.on_commit(...)` (Django) or
+    after the `session.begin()` block (SQLAlchemy).
+    """
+
+    CODE = "JK402"
+    NAME = "enqueue-in-transaction"
+    MESSAGE = (
+        "{job} is enqueued inside a transaction and can run before the commit; "
+        "enqueue from transaction.on_commit(...)"
+    )
+    VALID = (
+        """\
+from django.db import transaction
+from shop.tasks import send_receipt
+
+def checkout(order):
+    with transaction.atomic():
+        order.save()
+        transaction.on_commit(lambda: send_receipt.delay(order.id))
+""",
+    )
+    INVALID = (
+        """\
+from django.db import transaction
+from shop.tasks import send_receipt
+
+def checkout(order):
+    with transaction.atomic():
+        order.save()
+        send_receipt.delay(order.id)
+""",
+        """\
+from django.db import transaction
+from shop.jobs import ReceiptJob
+
+@transaction.atomic
+def checkout(order):
+    order.save()
+    ReceiptJob.perform_async(order.id)
+""",
+        """\
+from shop.jobs import ReceiptJob
+
+def checkout(session, order):
+    with session.begin():
+        session.add(order)
+        ReceiptJob.perform_async(order.id)
+""",
+    )
+
+    def check(self, facts: FileFacts) -> Iterator[Violation]:
+        """Flag enqueues in atomic blocks that are not deferred to on_commit."""
+        for enqueue in facts.enqueues:
+            if enqueue.in_transaction and not enqueue.on_commit:
+                func = enqueue.call.func
+                label = dotted_name(func) or "the job"
+                yield Violation(enqueue.call, message=self.MESSAGE.format(job=f"`{label}`"))

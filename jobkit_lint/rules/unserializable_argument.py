@@ -1,0 +1,68 @@
+"""JK102: a job argument that is not JSON-native."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from jobkit_lint.rule import FileFacts, Rule, Violation, describe_unserializable, iter_arg_values
+
+
+class UnserializableArgument(Rule):
+    """Job arguments must be JSON-native: strings, numbers, booleans, None, lists and dicts.
+
+    Job payloads are JSON. A `datetime`, `Decimal`, `UUID`, set, bytes value, lambda,
+    function or an instance of an arbitrary class either fails at enqueue time or arrives
+    as something else (a string, a list). Convert explicitly: `when.isoformat()`,
+    `str(amount)`, `str(uuid)`, `sorted(tags)`. Scheduling arguments (`perform_in`'s delay,
+    RQ's `enqueue_in` timedelta, `countdown=`/`eta=`) are not job arguments and are not checked.
+    """
+
+    CODE = "JK102"
+    NAME = "unserializable-argument"
+    MESSAGE = "{value} is not JSON-native; convert it (isoformat(), str(), list()) first"
+    VALID = (
+        """\
+from datetime import datetime, timedelta
+from app.jobs import ReportJob
+
+ReportJob.perform_in(timedelta(minutes=5), datetime.now().isoformat(), ["a", "b"])
+""",
+        """\
+from datetime import datetime
+from app.tasks import cleanup
+
+cleanup.apply_async(args=[1], eta=datetime.now())
+""",
+    )
+    INVALID = (
+        """\
+from datetime import datetime
+from app.tasks import cleanup
+
+cleanup.delay(datetime.now())
+""",
+        """\
+from decimal import Decimal
+from app.jobs import ChargeJob
+
+ChargeJob.perform_async({"amount": Decimal("9.99"), "tags": {"vip"}})
+""",
+        """\
+from rq import Queue
+from app.work import resize
+
+queue = Queue()
+queue.enqueue(resize, b"raw-bytes", lambda x: x)
+""",
+    )
+
+    def check(self, facts: FileFacts) -> Iterator[Violation]:
+        """Flag non-JSON values anywhere inside each enqueue's job arguments."""
+        for enqueue in facts.enqueues:
+            for arg in enqueue.args:
+                for value in iter_arg_values(arg):
+                    description = describe_unserializable(facts, enqueue.scope, value)
+                    if description:
+                        yield Violation(
+                            value, enqueue.call, self.MESSAGE.format(value=f"`{description}`")
+                        )

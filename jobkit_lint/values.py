@@ -1,0 +1,164 @@
+"""What a job-argument expression evaluates to: a model object, or something not JSON-native."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from jobkit_lint.facts import FileFacts, Scope
+from jobkit_lint.names import dotted_name
+
+__all__ = ["describe_unserializable", "is_model_value", "iter_arg_values"]
+
+_QUERY_METHODS = frozenset({
+    "get", "filter", "exclude", "all", "first", "last", "order_by", "select_related",
+    "prefetch_related", "only", "defer", "distinct", "one", "one_or_none", "scalar_one",
+    "scalars", "limit", "offset", "filter_by", "where", "join", "options", "earliest", "latest",
+    "annotate", "using", "get_or_404", "first_or_404", "one_or_404", "get_or_none",
+})
+_ACTIVE_RECORD = _QUERY_METHODS | {"find", "find_by", "create", "get_by_id", "select"}
+_NOT_FOUND_HELPERS = frozenset({"get_object_or_404", "get_list_or_404"})
+_NON_JSON_PREFIXES = (
+    "datetime.", "decimal.", "uuid.", "fractions.", "pathlib.", "ipaddress.", "arrow.",
+    "pendulum.", "django.utils.timezone.now",
+)
+_NON_JSON_BUILTINS = frozenset({"set", "frozenset", "bytes", "bytearray", "object", "range"})
+_JSON_CONTAINERS = frozenset({"dict", "list", "tuple"})
+_MAX_DEPTH = 4
+
+
+def iter_arg_values(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+    """`expr` and every value nested in literal lists, tuples, sets, dicts and dict()/list()."""
+    yield expr
+    if isinstance(expr, cst.List | cst.Tuple | cst.Set):
+        for element in expr.elements:
+            yield from iter_arg_values(element.value)
+    elif isinstance(expr, cst.Dict):
+        for item in expr.elements:
+            yield from iter_arg_values(item.value)
+    elif isinstance(expr, cst.Call) and dotted_name(expr.func) in _JSON_CONTAINERS:
+        for arg in expr.args:
+            yield from iter_arg_values(arg.value)
+
+
+def _scopes(scope: Scope) -> Iterator[Scope]:
+    current: Scope | None = scope
+    while current is not None:
+        yield current
+        current = current.parent
+
+
+def _model_class(facts: FileFacts, expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.SimpleString):
+        text = expr.evaluated_value
+        return isinstance(text, str) and facts.index.is_model_class(
+            facts.resolver.qualify_dotted(text)
+        )
+    if isinstance(expr, cst.Subscript):
+        return _model_class(facts, expr.value) or any(
+            isinstance(e.slice, cst.Index) and _model_class(facts, e.slice.value)
+            for e in expr.slice
+        )
+    if isinstance(expr, cst.BinaryOperation):
+        return _model_class(facts, expr.left) or _model_class(facts, expr.right)
+    return facts.index.is_model_class(facts.resolver.qualify(expr))
+
+
+def is_model_value(
+    facts: FileFacts, scope: Scope, expr: cst.BaseExpression, depth: int = 0
+) -> bool:
+    """True when `expr` evaluates to a model instance, a queryset or a query result."""
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(expr, cst.Name):
+        return _name_is_model(facts, scope, expr.value, depth)
+    if isinstance(expr, cst.Attribute):
+        attr = expr.attr.value
+        if attr == "user" and dotted_name(expr.value) == "request":
+            return True
+        return attr == "objects" or (attr == "query" and _model_class(facts, expr.value))
+    if isinstance(expr, cst.Subscript):
+        return is_model_value(facts, scope, expr.value, depth + 1)
+    if isinstance(expr, cst.Await):
+        return is_model_value(facts, scope, expr.expression, depth + 1)
+    if isinstance(expr, cst.Call):
+        return _call_is_model(facts, scope, expr, depth)
+    return False
+
+
+def _name_is_model(facts: FileFacts, scope: Scope, name: str, depth: int) -> bool:
+    if name == "self" and scope.class_name is not None:
+        return facts.index.is_model_class(scope.class_name)
+    for current in _scopes(scope):
+        if name in current.params:
+            annotation = current.params[name]
+            return annotation is not None and _model_class(facts, annotation)
+        if name in current.loops:
+            return is_model_value(facts, current, current.loops[name], depth + 1)
+        if name in current.env:
+            return any(is_model_value(facts, current, v, depth + 1) for v in current.env[name])
+    return False
+
+
+def _call_is_model(facts: FileFacts, scope: Scope, call: cst.Call, depth: int) -> bool:
+    func = call.func
+    qualified = facts.resolver.qualify(func)
+    if qualified is not None:
+        if qualified.rsplit(".", 1)[-1] in _NOT_FOUND_HELPERS:
+            return True
+        if facts.index.is_model_class(qualified):
+            return True  # `Order(...)`: a new instance
+    if not isinstance(func, cst.Attribute):
+        return False
+    method, receiver = func.attr.value, func.value
+    positional = [a.value for a in call.args if a.keyword is None]
+    if method in {"get", "query", "get_one"} and positional and _model_class(
+        facts, positional[0]
+    ):
+        return True  # session.get(Order, id) / session.query(Order)
+    if method in _ACTIVE_RECORD and _model_class(facts, receiver):
+        return True  # Order.find(id) / Order.create(...)
+    return method in _QUERY_METHODS and is_model_value(facts, scope, receiver, depth + 1)
+
+
+def describe_unserializable(
+    facts: FileFacts, scope: Scope, expr: cst.BaseExpression, depth: int = 0
+) -> str | None:
+    """A short description when `expr` is not JSON-native (`a set`, `datetime.now()`…)."""
+    if depth > _MAX_DEPTH or is_model_value(facts, scope, expr):
+        return None
+    if isinstance(expr, cst.Set | cst.SetComp):
+        return "a set"
+    if isinstance(expr, cst.Lambda):
+        return "a lambda"
+    if isinstance(expr, cst.SimpleString) and "b" in expr.prefix.lower():
+        return "bytes"
+    if isinstance(expr, cst.Call):
+        return _describe_call(facts, expr)
+    if isinstance(expr, cst.Name):
+        for current in _scopes(scope):
+            if expr.value in current.params or expr.value in current.loops:
+                return None
+            if expr.value in current.env:
+                for value in current.env[expr.value]:
+                    found = describe_unserializable(facts, current, value, depth + 1)
+                    if found:
+                        return found
+                return None
+        if facts.index.is_function(facts.resolver.qualify(expr)):
+            return f"the function {expr.value}"
+    return None
+
+
+def _describe_call(facts: FileFacts, call: cst.Call) -> str | None:
+    qualified = facts.resolver.qualify(call.func)
+    if qualified is None:
+        return None
+    short = dotted_name(call.func) or qualified
+    if qualified in _NON_JSON_BUILTINS or qualified.startswith(_NON_JSON_PREFIXES):
+        return f"{short}(...)"
+    last = qualified.rsplit(".", 1)[-1]
+    if facts.index.is_class(qualified) or (last[:1].isupper() and last not in {"OrderedDict"}):
+        return f"an instance of {last}"
+    return None
