@@ -1,4 +1,4 @@
-"""Render the rules section of docs/lint.md from the rule classes.
+"""Render the jobkit-lint rules section of README.md from the rule classes.
 
 `python -m jobkit_lint.docs` prints the section; `--write PATH` replaces the text between the
 markers in PATH. A test compares the file with this output, so the docs cannot drift.

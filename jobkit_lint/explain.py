@@ -23,7 +23,7 @@ def rule_markdown(rule: type[Rule]) -> str:
     """The docs section for one rule."""
     doc = inspect.cleandoc(rule.__doc__ or "")
     summary, _, body = doc.partition("\n")
-    parts = [f"### {rule.CODE} {rule.NAME}", "", f"**{summary.strip()}**", ""]
+    parts = [f"#### {rule.CODE} {rule.NAME}", "", f"**{summary.strip()}**", ""]
     if body.strip():
         parts += [body.strip(), ""]
     for title, examples in (("Flagged", rule.INVALID), ("Fine", rule.VALID)):

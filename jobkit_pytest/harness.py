@@ -338,7 +338,7 @@ class Harness:
         """Prove with Hypothesis that running ``job`` twice, or again after a crash right
         after any call of a ``redeliver_after`` callable, leaves ``observe()`` as one run.
 
-        See docs/pytest.md; ``args`` is a strategy of argument tuples (default: derived
+        See README.md ("Idempotency"); ``args`` is a strategy of argument tuples (default: derived
         from ``perform``'s annotations).
         """
         __tracebackhide__ = True

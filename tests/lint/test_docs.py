@@ -1,4 +1,4 @@
-"""docs/lint.md's rules section is generated from the rule classes and must not drift."""
+"""README.md's jobkit-lint rules section is generated from the rule classes and must not drift."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ from pathlib import Path
 
 from jobkit_lint.docs import BEGIN, END, render_rules, replace_section
 
-DOC = Path(__file__).parents[2] / "docs" / "lint.md"
+DOC = Path(__file__).parents[2] / "README.md"
 
 
 def test_rules_section_of_docs_matches_the_generated_markdown() -> None:
     text = DOC.read_text(encoding="utf-8")
     section = text.split(BEGIN, 1)[1].split(END, 1)[0]
     assert section == "\n" + render_rules(), (
-        "docs/lint.md is out of date: run `python -m jobkit_lint.docs --write docs/lint.md`"
+        "README.md is out of date: run `python -m jobkit_lint.docs --write README.md`"
     )
 
 
 def test_generated_section_holds_every_rule_with_its_examples() -> None:
     rendered = render_rules()
     for code in ("JK101", "JK102", "JK201", "JK202", "JK301", "JK402", "JK501"):
-        assert f"### {code} " in rendered
+        assert f"#### {code} " in rendered
     assert rendered.count("```python") >= 14
 
 

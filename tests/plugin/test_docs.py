@@ -1,4 +1,4 @@
-"""The examples in docs/pytest.md run, so the docs cannot drift from the plugin."""
+"""The jobkit_pytest examples in README.md run, so the docs cannot drift from the plugin."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.plugin.helpers import Inner
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "pytest.md"
+DOCS = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"```python\n# file: (?P<name>\S+)\n(?P<body>.*?)```", re.S)
 
 
