@@ -7,7 +7,6 @@ overhead, median and p95.
 
     python bench/plugin_overhead.py                 # embedded fakeredis, 1,000 tests each
     python bench/plugin_overhead.py --redis-url redis://127.0.0.1:6379/13
-    python bench/plugin_overhead.py --reuse-server  # one embedded server per process
     python bench/plugin_overhead.py --profile       # where the fixture's time goes
 """
 
@@ -75,9 +74,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--tests", type=int, default=1000)
     parser.add_argument("--redis-url", default=None, help="measure on this real Redis")
-    parser.add_argument(
-        "--reuse-server", action="store_true", help="pass --jobkit-reuse-server"
-    )
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the run")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,8 +84,6 @@ def main() -> int:
         args += ["-p", "no:benchmark", "--rootdir", str(root), "-o", "addopts="]
         if options.redis_url:
             args.append(f"--jobkit-redis-url={options.redis_url}")
-        if options.reuse_server:
-            args.append("--jobkit-reuse-server")
         sys.path.insert(0, str(root))
         profiler = cProfile.Profile() if options.profile else None
         if profiler:
@@ -105,9 +99,8 @@ def main() -> int:
     # Each fixture test against the direct test run just before it.
     overhead = [j - d for j, d in zip(jobkit, direct, strict=True)]
     ms = 1000.0
-    backend = options.redis_url or "embedded fakeredis" + (
-        ", one server per process" if options.reuse_server else ", one server per test"
-    )
+    backend = options.redis_url or "embedded fakeredis, one server per process"
+    backend += ", a namespace per test"
     print(f"\nbackend: {backend}; {len(jobkit)} fixture tests, {len(direct)} direct tests")
     for label, values in (
         ("direct call per test:   ", direct),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Sequence
 
 import redis
@@ -28,15 +29,28 @@ def add_dead(pipe: redis.client.Pipeline, keys: Keys, settings: Settings, raw: b
     pipe.zremrangebyrank(keys.dead, 0, -(settings.dead_max_jobs + 1))
 
 
+#: (connection pool, daily key) → when this process last set the key's expiry.
+_expired: dict[tuple[int, str], float] = {}
+#: Re-set a daily key's expiry at most this often per process (it is days long anyway).
+_EXPIRE_EVERY = 3600.0
+
+
 def count_stats(pipe: redis.client.Pipeline, keys: Keys, processed: int, failed: int,
                 now: float) -> None:
     """Increment Sidekiq's total and daily (UTC) processed/failed counters."""
     day = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%d")
     for name, n in (("processed", processed), ("failed", failed)):
         if n:
+            daily = keys.stat(name, day)
             pipe.incrby(keys.stat(name), n)
-            pipe.incrby(keys.stat(name, day), n)
-            pipe.expire(keys.stat(name, day), STATS_TTL)
+            pipe.incrby(daily, n)
+            # Setting the expiry on every batch would be a third command per counter.
+            cache_key = (id(pipe.connection_pool), daily)
+            last = _expired.get(cache_key)
+            tick = time.monotonic()
+            if last is None or tick - last > _EXPIRE_EVERY:
+                pipe.expire(daily, STATS_TTL)
+                _expired[cache_key] = tick
 
 
 def write(

@@ -120,6 +120,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._executors: list[threading.Thread] = []
         self._rng = random.Random()
+        self._alive_at = -float("inf")
         self.processed = 0
         self.failed = 0
         self.retried = 0
@@ -416,7 +417,10 @@ class Worker:
 
         Uses the same fetch, processor and acknowledgement as the threaded worker.
         """
-        self.heartbeat.alive()
+        tick = time.monotonic()
+        if tick - self._alive_at > self.settings.heartbeat_interval:
+            self.heartbeat.alive()
+            self._alive_at = tick
         items = self.fetcher.fetch(1)
         if not items:
             return None

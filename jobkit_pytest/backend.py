@@ -1,5 +1,5 @@
-"""The isolated Redis behind one test: an embedded fakeredis server, or a namespace on a
-real Redis, created for the test and removed after it."""
+"""The isolated Redis behind one test: a namespace of its own, on the embedded fakeredis
+server of this process or on a real Redis, removed after the test."""
 
 from __future__ import annotations
 
@@ -8,32 +8,26 @@ import uuid
 
 from redis import Redis, RedisError
 
-from jobkit.connection import connect, drop_memory_server, is_memory_url
+from jobkit.connection import connect, is_memory_url
 
 from .errors import BackendError
 
 
 class Backend:
-    """One test's Redis: ``url``, ``namespace`` and a connection for the harness's own reads."""
+    """One test's Redis: ``url``, ``namespace`` and a connection for the harness's own reads.
 
-    def __init__(
-        self, redis_url: str | None, *, namespace: str = "", reuse_server: bool = False
-    ) -> None:
-        token = uuid.uuid4().hex[:16]
-        self.reuse_server = reuse_server
-        if redis_url is None or is_memory_url(redis_url):
-            # A fresh embedded server per test: nothing to share, and a worker thread a test
-            # leaves running cannot touch the next test's jobs. Reusing one server per
-            # process (flushed between tests) saves its Lua runtime and script loads.
-            name = f"shared-{os.getpid()}" if reuse_server else token
-            self.url = f"memory://jobkit-test-{name}"
-            self.namespace = namespace
-            self.memory = True
-        else:
-            # A real Redis is shared (with other tests, other xdist workers): own a namespace.
-            self.url = redis_url
-            self.namespace = f"jobkit-test-{token}"
-            self.memory = False
+    Every test gets its own key namespace, so tests never see each other's jobs, even under
+    xdist or with a worker thread a test left running. The embedded server is shared by the
+    tests of one process: a fresh one per test would rebuild its Lua runtime and reload the
+    scripts each time.
+    """
+
+    def __init__(self, redis_url: str | None, *, app_namespace: str = "") -> None:
+        self.memory = redis_url is None or is_memory_url(redis_url)
+        self.url = f"memory://jobkit-test-{os.getpid()}" if self.memory else str(redis_url)
+        token = f"jobkit-test-{uuid.uuid4().hex[:16]}"
+        # Under the app's own namespace, so key names still look like the app's.
+        self.namespace = f"{app_namespace}:{token}" if app_namespace else token
         self.requested = redis_url
         self._redis: Redis | None = None
 
@@ -48,8 +42,6 @@ class Backend:
     def attach(self, connection: Redis) -> None:
         """Use ``connection`` (the jobkit client's, to save a connection per test)."""
         self._redis = connection
-        if self.memory and self.reuse_server:
-            connection.flushall()
         if not self.memory:
             try:
                 connection.ping()
@@ -61,25 +53,20 @@ class Backend:
 
     def clear(self) -> None:
         """Delete every key this test created."""
-        if self.memory:
-            self.redis.flushall()
-            return
         batch: list[bytes] = []
-        for key in self.redis.scan_iter(match=f"{self.namespace}:*", count=500):
+        for key in self.redis.scan_iter(match=f"{self.namespace}:*", count=1000):
             batch.append(key)
-            if len(batch) >= 500:
+            if len(batch) >= 1000:
                 self.redis.delete(*batch)
                 batch.clear()
         if batch:
             self.redis.delete(*batch)
 
     def close(self) -> None:
-        """Clean up and release the connection (and the embedded server)."""
+        """Delete this test's keys and release the connection."""
         try:
-            if self._redis is not None and (self.reuse_server or not self.memory):
+            if self._redis is not None:
                 self.clear()
         finally:
             if self._redis is not None:
                 self._redis.close()
-            if self.memory and not self.reuse_server:
-                drop_memory_server(self.url)

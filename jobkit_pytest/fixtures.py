@@ -49,8 +49,7 @@ def jobkit(request: pytest.FixtureRequest) -> Iterator[Harness]:
     """jobkit pointed at an isolated Redis for this test, with assertions, drain and a clock.
 
     Options come from ``@pytest.mark.jobkit(inline=..., strict=...)``, then
-    ``--jobkit-strict``/``jobkit_strict``, ``--jobkit-redis-url``/``jobkit_redis_url`` and
-    ``--jobkit-reuse-server``/``jobkit_reuse_server``.
+    ``--jobkit-strict``/``jobkit_strict`` and ``--jobkit-redis-url``/``jobkit_redis_url``.
     """
     from .harness import Harness
 
@@ -63,7 +62,6 @@ def jobkit(request: pytest.FixtureRequest) -> Iterator[Harness]:
         redis_url=url or None,
         inline=options.get("inline", False),
         strict=strict,
-        reuse_server=_flag(request.config, "jobkit_reuse_server"),
     )
     try:
         yield harness

@@ -45,12 +45,9 @@ class Harness:
         redis_url: str | None = None,
         inline: bool = False,
         strict: bool = False,
-        reuse_server: bool = False,
     ) -> None:
         self._previous = jobkit.get_settings()
-        self.backend = Backend(
-            redis_url, namespace=self._previous.namespace, reuse_server=reuse_server
-        )
+        self.backend = Backend(redis_url, app_namespace=self._previous.namespace)
         self.clock = FakeClock()
         self.recorder = Recorder()
         self.strict = strict

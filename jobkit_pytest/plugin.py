@@ -36,20 +36,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="fail tests that enqueue jobs they neither assert nor drain",
     )
-    group.addoption(
-        "--jobkit-reuse-server",
-        dest="jobkit_reuse_server",
-        action="store_true",
-        default=None,
-        help="embedded backend: one fakeredis server per process, flushed after each test "
-        "(faster; a worker thread a test leaves running could see later tests' jobs)",
-    )
-    parser.addini(
-        "jobkit_reuse_server",
-        type="bool",
-        default=False,
-        help="default for --jobkit-reuse-server",
-    )
     parser.addini(
         "jobkit_strict",
         type="bool",

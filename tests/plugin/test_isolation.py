@@ -95,8 +95,8 @@ def test_app_middleware_and_namespace_are_kept(jobkit):
     job = jobkit.assert_enqueued(SyncUserJob)
     assert job.payload["stamp"] == "app"
     assert job.location == "test_inner.py:23"  # the caller, not the middleware
-    assert jobkit.settings.namespace == "app"
-    assert jobkit.backend.redis.llen("app:queue:default") == 1
+    assert jobkit.settings.namespace.startswith("app:jobkit-test-")
+    assert jobkit.backend.redis.llen(f"{jobkit.settings.namespace}:queue:default") == 1
 """
 
 
@@ -131,21 +131,33 @@ def test_the_redis_url_can_come_from_the_ini_key(inner: Inner) -> None:
     inner.run(INI_URL).assert_outcomes(passed=1)
 
 
-REUSE = """
+SHARED = """
 import pathlib
+import jobkit as jk
 from app_jobs import ProcessPaymentJob
 
 
-def test_first(jobkit):
+def test_first_leaves_a_worker_thread_running(jobkit):
     ProcessPaymentJob.perform_async(1)
     pathlib.Path("url.txt").write_text(jobkit.backend.url)
+    pathlib.Path("ns.txt").write_text(jobkit.backend.namespace)
+    worker = jk.Worker(jk.get_settings(), jk.WorkerOptions(queues=(("critical", 1),),
+                                                           idle_wait=0.01, log_jobs=False))
+    worker.start()  # never stopped: it keeps polling the first test's namespace
 
 
 def test_second_shares_the_server_but_not_the_jobs(jobkit):
     assert jobkit.backend.url == pathlib.Path("url.txt").read_text()
+    assert jobkit.backend.namespace != pathlib.Path("ns.txt").read_text()
     jobkit.assert_not_enqueued()
+    ProcessPaymentJob.perform_async(2)
+    import time
+    time.sleep(0.2)  # give the leftover worker every chance to steal it
+    jobkit.assert_enqueued(ProcessPaymentJob, 2)
 """
 
 
-def test_reuse_server_keeps_one_flushed_embedded_server_per_process(inner: Inner) -> None:
-    inner.run(REUSE, "--jobkit-reuse-server").assert_outcomes(passed=2)
+def test_tests_share_one_embedded_server_but_never_see_each_others_jobs(
+    inner: Inner,
+) -> None:
+    inner.run(SHARED).assert_outcomes(passed=2)
