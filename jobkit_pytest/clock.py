@@ -8,33 +8,27 @@ move jobkit's time too, and ``advance`` stacks on top of them; tests never sleep
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
+
+from jobkit import ScheduleError, times
 
 from .errors import UsageError
 
 
 def seconds_of(value: object, name: str) -> float:
     """Seconds in ``value`` (a number or a timedelta), named ``name`` in errors."""
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise UsageError(f"{name}={value!r} must be a number of seconds or a datetime.timedelta")
-    return float(value)
+    try:
+        return times.delay_seconds(value, name=name)
+    except ScheduleError as e:
+        raise UsageError(str(e)) from None
 
 
 def epoch_of(value: object, name: str) -> float:
     """Epoch seconds of an aware datetime (or a number), named ``name`` in errors."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise UsageError(
-                f"{name}={value!r} is a naive datetime; pass an aware one "
-                "(datetime(..., tzinfo=timezone.utc)) so the time is unambiguous"
-            )
-        return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise UsageError(f"{name}={value!r} must be an aware datetime or epoch seconds")
-    return float(value)
+    try:
+        return times.epoch_of(value, name=name)
+    except ScheduleError as e:
+        raise UsageError(str(e)) from None
 
 
 class FakeClock:

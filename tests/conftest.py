@@ -53,27 +53,26 @@ def make_settings(kind: str, **overrides: object) -> jobkit.Settings:
     return jobkit.Settings(redis_url=url, namespace=namespace, **overrides)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
-def settings(request: pytest.FixtureRequest) -> Iterator[jobkit.Settings]:
-    """Settings for an isolated namespace, on fakeredis and on the real Redis; also made
-    the process-wide settings for the test's duration."""
-    s = make_settings(request.param)
+def _installed(kind: str) -> Iterator[jobkit.Settings]:
+    s = make_settings(kind)
     previous = jobkit.get_settings()
     jobkit.configure(s)
     yield s
     jobkit.configure(previous)
     _cleanup(s)
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+def settings(request: pytest.FixtureRequest) -> Iterator[jobkit.Settings]:
+    """Settings for an isolated namespace, on fakeredis and on the real Redis; also made
+    the process-wide settings for the test's duration."""
+    yield from _installed(request.param)
 
 
 @pytest.fixture
 def real_settings() -> Iterator[jobkit.Settings]:
     """Like ``settings`` but on the real Redis only (for multi-process tests)."""
-    s = make_settings("redis")
-    previous = jobkit.get_settings()
-    jobkit.configure(s)
-    yield s
-    jobkit.configure(previous)
-    _cleanup(s)
+    yield from _installed("redis")
 
 
 @pytest.fixture

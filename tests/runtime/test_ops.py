@@ -13,13 +13,7 @@ from jobkit.api import Admin, NotFoundError
 from jobkit.cli import main
 from jobkit.keys import Keys
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from .helpers import Clock
 
 
 class Charge(jobkit.Job):

@@ -13,6 +13,8 @@ import jobkit
 from jobkit import retry as retry_mod
 from jobkit.keys import Keys
 
+from .helpers import Clock
+
 
 class GatewayDown(Exception):
     pass
@@ -58,13 +60,6 @@ class NoDeadJob(jobkit.Job):
     def perform(self) -> None:
         raise GatewayDown("down")
 
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _setup(settings: jobkit.Settings, **changes: Any) -> tuple[jobkit.Worker, Clock, Keys]:

@@ -15,15 +15,10 @@ import redis
 import jobkit
 from jobkit.keys import Keys
 
+from .helpers import Clock
+
 ROOT = Path(__file__).resolve().parents[2]
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class SyncAccount(jobkit.Job):
