@@ -62,7 +62,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         _require(spec)
     queues = tuple(parse_queue(q) for q in args.queue) or (("default", 1),)
     options = WorkerOptions(queues=queues, concurrency=args.concurrency, strict=args.strict,
-                            timeout=args.timeout, tag=args.tag or "")
+                            timeout=args.timeout, tag=args.tag or "", prefetch=args.prefetch)
     settings = _settings(args)
     worker = Worker(settings, options)
 
@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="strict queue priority, in the given order")
     w.add_argument("-t", "--timeout", type=float, default=25.0,
                    help="seconds to wait for running jobs on shutdown (default: 25)")
+    w.add_argument("--prefetch", type=int, default=None, metavar="N",
+                   help="jobs fetched ahead of free threads (default: adapts to job speed)")
     w.add_argument("--tag", help="label shown in Sidekiq's process list")
     w.add_argument("--processes", type=int, default=1,
                    help="run N worker processes, restarting any that dies (default: 1)")

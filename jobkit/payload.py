@@ -147,11 +147,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# One shared decoder: json.loads with options builds a new decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+
+
 def json_loads(raw: bytes | str) -> Any:
     """Strict JSON: NaN, Infinity and out-of-range numbers are errors (they could never be
     written back), and so is nesting too deep to parse; all raise :class:`PayloadError`."""
     try:
-        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+        # Job payloads are UTF-8 (RFC 8259 requires it between systems).
+        return _DECODER.decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except (UnicodeDecodeError, ValueError) as e:
         raise PayloadError(f"payload is not valid JSON: {e}") from e
     except RecursionError as e:

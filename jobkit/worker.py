@@ -35,6 +35,11 @@ from .settings import Settings
 
 log = logging.getLogger("jobkit.worker")
 _MAX_BACKOFF = 5.0
+#: Adaptive prefetch holds about this much work ahead of the threads: fast jobs need a deep
+#: buffer to keep the threads busy between round trips; slow jobs should stay in Redis where
+#: idle workers can take them.
+PREFETCH_SECONDS = 0.05
+MAX_PREFETCH = 200
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,8 @@ class WorkerOptions:
     #: Seconds a graceful shutdown waits for running jobs before requeueing them.
     timeout: float = 25.0
     tag: str = ""
-    #: Jobs fetched ahead of free threads; None means ``concurrency``.
+    #: Jobs fetched ahead of free threads. None adapts it to the jobs' speed: enough for
+    #: about ``PREFETCH_SECONDS`` of work, from 1 to ``MAX_PREFETCH``.
     prefetch: int | None = None
     #: Seconds to wait before polling again when every queue was empty.
     idle_wait: float = 0.05
@@ -99,10 +105,8 @@ class Worker:
             concurrency=self.options.concurrency, tag=self.options.tag,
             liveness_ttl=settings.recovery_timeout, started_at=self.started_at,
         )
-        prefetch = self.options.prefetch
-        if prefetch is None:
-            prefetch = self.options.concurrency
-        self.capacity = self.options.concurrency + prefetch
+        # Mean job duration (exponentially weighted), for the adaptive prefetch.
+        self._mean_elapsed: float | None = None
         self._ready: queue_mod.SimpleQueue[tuple[str, bytes]] = queue_mod.SimpleQueue()
         self._room = threading.Condition()
         self._inflight = 0
@@ -125,6 +129,21 @@ class Worker:
         self.failed = 0
         self.retried = 0
         self.dead = 0
+
+    @property
+    def prefetch(self) -> int:
+        """Jobs fetched ahead of free threads right now."""
+        if self.options.prefetch is not None:
+            return self.options.prefetch
+        if self._mean_elapsed is None:
+            return self.options.concurrency
+        wanted = PREFETCH_SECONDS * self.options.concurrency / max(self._mean_elapsed, 1e-6)
+        return max(1, min(MAX_PREFETCH, int(wanted)))
+
+    @property
+    def capacity(self) -> int:
+        """Jobs this process may hold at once: one per thread plus the prefetch."""
+        return self.options.concurrency + self.prefetch
 
     @property
     def in_flight(self) -> int:
@@ -334,7 +353,9 @@ class Worker:
                 return
 
     def _account(self, batch: Sequence[Outcome]) -> None:
+        mean = self._mean_elapsed
         for out in batch:
+            mean = out.elapsed if mean is None else 0.9 * mean + 0.1 * out.elapsed
             if out.status != "requeue":
                 self.processed += 1
                 if out.failed:
@@ -346,6 +367,7 @@ class Worker:
             elif out.exc is not None and out.status != "invalid":
                 log.warning("job %s failed (%s): %s: %s", out.payload and out.payload.get("jid"),
                             out.status, type(out.exc).__name__, out.exc)
+        self._mean_elapsed = mean
         self._release(batch)
 
     def _release(self, batch: Sequence[Outcome]) -> None:

@@ -50,7 +50,7 @@ class WorkerPool:
     @property
     def capacity(self) -> int:
         """Jobs one worker may hold in its in-progress lists (``Worker.capacity``: threads
-        plus the default prefetch of one job per thread)."""
+        plus the prefetch, pinned here to one job per thread)."""
         return 2 * self.concurrency
 
     def spawn(self, *extra: str) -> subprocess.Popen[bytes]:
@@ -65,7 +65,8 @@ class WorkerPool:
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jobkit", "--log-level", "WARNING", "worker",
-                 "-r", JOB_MODULE, "-c", str(self.concurrency), *queue_args, *extra],
+                 "-r", JOB_MODULE, "-c", str(self.concurrency),
+                 "--prefetch", str(self.concurrency), *queue_args, *extra],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )
         self.procs.append(proc)

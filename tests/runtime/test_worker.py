@@ -262,3 +262,37 @@ def test_stop_requeues_prefetched_jobs_in_their_order(settings: jobkit.Settings,
     assert queued[0]["class"] == "worker_test.Blocking"
     assert [j["args"] for j in queued[1:]] == [[i] for i in range(5)]
     assert ran == []
+
+
+class Sleepy(jobkit.Job):
+    name = "worker_test.Sleepy"
+
+    def perform(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def test_adaptive_prefetch_is_deep_for_fast_jobs_and_shallow_for_slow_ones(
+    settings: jobkit.Settings,
+) -> None:
+    fast = jobkit.Worker(settings, jobkit.WorkerOptions(concurrency=4, log_jobs=False))
+    assert fast.prefetch == 4  # no measurement yet: one job per thread
+    Noted.perform_bulk([[i] for i in range(300)])
+    fast.start()
+    try:
+        wait_for(lambda: fast.processed >= 300)
+    finally:
+        fast.stop(timeout=1)
+    assert fast.prefetch > 4 * 4
+    Sleepy.perform_bulk([[0.15]] * 4)
+    slow = jobkit.Worker(settings, jobkit.WorkerOptions(concurrency=2, log_jobs=False))
+    slow.start()
+    try:
+        wait_for(lambda: slow.processed >= 4)
+    finally:
+        slow.stop(timeout=1)
+    assert slow.prefetch == 1
+
+
+def test_fixed_prefetch_is_kept(settings: jobkit.Settings) -> None:
+    worker = jobkit.Worker(settings, jobkit.WorkerOptions(concurrency=3, prefetch=7))
+    assert (worker.prefetch, worker.capacity) == (7, 10)
