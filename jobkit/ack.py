@@ -35,22 +35,73 @@ _expired: dict[tuple[int, str], float] = {}
 _EXPIRE_EVERY = 3600.0
 
 
+_day_cache: tuple[int, str] = (-1, "")
+
+
+def _day(now: float) -> str:
+    """The UTC date of ``now`` (cached per minute: it is asked for every batch)."""
+    global _day_cache
+    minute = int(now // 60)
+    if _day_cache[0] != minute:
+        _day_cache = (minute, dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%d"))
+    return _day_cache[1]
+
+
+def _expire_due(connection: redis.Redis | redis.client.Pipeline, daily: str) -> bool:
+    """Whether this process should (re)set ``daily``'s expiry now; setting it on every batch
+    would be a third command per counter."""
+    cache_key = (id(connection.connection_pool), daily)
+    last = _expired.get(cache_key)
+    tick = time.monotonic()
+    if last is None or tick - last > _EXPIRE_EVERY:
+        _expired[cache_key] = tick
+        return True
+    return False
+
+
 def count_stats(pipe: redis.client.Pipeline, keys: Keys, processed: int, failed: int,
                 now: float) -> None:
     """Increment Sidekiq's total and daily (UTC) processed/failed counters."""
-    day = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%d")
+    day = _day(now)
     for name, n in (("processed", processed), ("failed", failed)):
         if n:
             daily = keys.stat(name, day)
             pipe.incrby(keys.stat(name), n)
             pipe.incrby(daily, n)
-            # Setting the expiry on every batch would be a third command per counter.
-            cache_key = (id(pipe.connection_pool), daily)
-            last = _expired.get(cache_key)
-            tick = time.monotonic()
-            if last is None or tick - last > _EXPIRE_EVERY:
+            if _expire_due(pipe, daily):
                 pipe.expire(daily, STATS_TTL)
-                _expired[cache_key] = tick
+
+
+class Acknowledger:
+    """Writes the outcomes of one process's jobs."""
+
+    def __init__(self, connection: redis.Redis, keys: Keys, settings: Settings,
+                 identity: str) -> None:
+        self.redis = connection
+        self.keys = keys
+        self.settings = settings
+        self.identity = identity
+        self._ack_done = connection.register_script(scripts.ACK_DONE)
+
+    def write(self, outcomes: Sequence[Outcome]) -> None:
+        """Record ``outcomes`` atomically (see :func:`write`)."""
+        if all(o.status == "done" and o.unlock is None for o in outcomes):
+            self._write_done(outcomes)
+        else:
+            write(self.redis, self.keys, self.settings, self.identity, outcomes)
+
+    def _write_done(self, outcomes: Sequence[Outcome]) -> None:
+        # The common case, in one script call: a MULTI pipeline costs a command (and its
+        # Python-side packing) per job.
+        daily = self.keys.stat("processed", _day(self.settings.clock()))
+        lists: dict[str, int] = {}
+        args: list[bytes | str | int] = [STATS_TTL if _expire_due(self.redis, daily) else 0]
+        for out in outcomes:
+            number = lists.setdefault(out.queue, len(lists) + 1)
+            args += [number, out.raw]
+        keys = [self.keys.stat("processed"), daily,
+                *(self.keys.inprogress(self.identity, q) for q in lists)]
+        self._ack_done(keys=keys, args=args)
 
 
 def write(

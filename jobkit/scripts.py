@@ -129,3 +129,18 @@ for i = 1, #ARGV do
 end
 return moved
 """
+
+#: KEYS: processed total, processed today, then in-progress lists.
+#: ARGV: seconds to expire today's counter in (0 = leave it), then pairs (list number,
+#: payload). Acknowledges a batch of jobs that all succeeded, in one command.
+ACK_DONE = """
+local n = 0
+for i = 2, #ARGV, 2 do
+  redis.call('lrem', KEYS[2 + tonumber(ARGV[i])], 1, ARGV[i + 1])
+  n = n + 1
+end
+redis.call('incrby', KEYS[1], n)
+redis.call('incrby', KEYS[2], n)
+if ARGV[1] ~= '0' then redis.call('expire', KEYS[2], ARGV[1]) end
+return n
+"""

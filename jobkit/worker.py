@@ -99,6 +99,7 @@ class Worker:
         self.fetcher = Fetcher(self.redis, self.keys, self.identity, self.options.queues,
                                strict=self.options.strict)
         self.scheduler = Scheduler(self.redis, settings)
+        self.acknowledger = ack.Acknowledger(self.redis, self.keys, settings, self.identity)
         self.recovery = Recovery(self.redis, settings)
         self.heartbeat = Heartbeat(
             self.redis, self.keys, self.identity, queues=self.options.queues,
@@ -331,7 +332,7 @@ class Worker:
                 return
             while True:
                 try:
-                    ack.write(self.redis, self.keys, self.settings, self.identity, batch)
+                    self.acknowledger.write(batch)
                     break
                 except Exception as e:
                     if not isinstance(e, redis.RedisError):
@@ -356,7 +357,9 @@ class Worker:
         mean = self._mean_elapsed
         for out in batch:
             mean = out.elapsed if mean is None else 0.9 * mean + 0.1 * out.elapsed
-            if out.status != "requeue":
+            if out.status == "done":
+                self.processed += 1
+            elif out.status != "requeue":
                 self.processed += 1
                 if out.failed:
                     self.failed += 1
@@ -373,10 +376,14 @@ class Worker:
     def _release(self, batch: Sequence[Outcome]) -> None:
         with self._room:
             self._inflight -= len(batch)
-            self._tracked.subtract((o.queue, o.raw) for o in batch)
+            tracked = self._tracked
             for out in batch:
-                if self._tracked[(out.queue, out.raw)] <= 0:
-                    del self._tracked[(out.queue, out.raw)]
+                key = (out.queue, out.raw)
+                left = tracked[key] - 1
+                if left > 0:
+                    tracked[key] = left
+                else:
+                    tracked.pop(key, None)
             self._room.notify()
 
     def _housekeeping_loop(self) -> None:
@@ -448,6 +455,6 @@ class Worker:
             return None
         queue, raw = items[0]
         outcome = self.processor.process(raw, queue)
-        ack.write(self.redis, self.keys, self.settings, self.identity, [outcome])
+        self.acknowledger.write([outcome])
         ack.notify_deaths(self.settings, [outcome])
         return outcome
