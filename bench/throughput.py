@@ -56,7 +56,7 @@ PYTHON_PEERS = ("rq", "dramatiq", "arq", "celery", "huey")
 #: Jobs per run (1-by-1 enqueue, bulk enqueue, processing): about 2-5 s per run on the
 #: 2-core machine of bench/README.md.
 COUNTS = {
-    "jobkit": (20_000, 200_000, 60_000),
+    "jobkit": (20_000, 200_000, 200_000),
     "lpush": (20_000, 0, 0),  # as jobkit: run length changes the rate on this machine
     "rq": (5_000, 20_000, 1_000),
     "dramatiq": (10_000, 0, 10_000),
@@ -64,7 +64,7 @@ COUNTS = {
     "celery": (2_000, 5_000, 3_000),
     "huey": (20_000, 0, 10_000),
     "sidekiq": (0, 0, 20_000),
-    "jobkit-2p": (0, 0, 100_000),
+    "jobkit-2p": (0, 0, 400_000),
 }
 QUICK_DIVISOR = 20
 

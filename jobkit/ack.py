@@ -126,7 +126,7 @@ def write(
             return pl.encode(invalid_payload(out.raw, out.queue, e, now))
 
     for out in outcomes:
-        pipe.lrem(keys.inprogress(identity, out.queue), 1, out.raw)  # type: ignore[arg-type]
+        pipe.lrem(keys.inprogress(identity, out.queue), -1, out.raw)  # type: ignore[arg-type]
         if out.status == "requeue":
             pipe.zadd(keys.schedule, {out.raw: out.score or now})
             continue

@@ -122,7 +122,7 @@ return 0
 REQUEUE = """
 local moved = 0
 for i = 1, #ARGV do
-  if redis.call('lrem', KEYS[2 * i - 1], 1, ARGV[i]) == 1 then
+  if redis.call('lrem', KEYS[2 * i - 1], -1, ARGV[i]) == 1 then
     redis.call('rpush', KEYS[2 * i], ARGV[i])
     moved = moved + 1
   end
@@ -130,13 +130,15 @@ end
 return moved
 """
 
+#: LREM with count -1 searches from the tail, where the oldest fetched jobs sit: jobs finish
+#: roughly in fetch order, so an acknowledgement scans a few entries, not the whole list.
 #: KEYS: processed total, processed today, then in-progress lists.
 #: ARGV: seconds to expire today's counter in (0 = leave it), then pairs (list number,
 #: payload). Acknowledges a batch of jobs that all succeeded, in one command.
 ACK_DONE = """
 local n = 0
 for i = 2, #ARGV, 2 do
-  redis.call('lrem', KEYS[2 + tonumber(ARGV[i])], 1, ARGV[i + 1])
+  redis.call('lrem', KEYS[2 + tonumber(ARGV[i])], -1, ARGV[i + 1])
   n = n + 1
 end
 redis.call('incrby', KEYS[1], n)
