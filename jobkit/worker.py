@@ -3,7 +3,7 @@
 Threads and what they own:
   fetcher      moves jobs into this process's in-progress lists and hands them to executors
   executor xC  runs one job at a time through the processor
-  acker        writes finished outcomes in batches (one MULTI each)
+  acker        writes finished outcomes in batches (one script call or MULTI each)
   housekeeper  heartbeat, due-job scheduler and dead-process recovery
 """
 
@@ -16,62 +16,26 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import redis
 
 from . import ack
+from .backoff import MAX_BACKOFF, next_backoff, retry_redis
 from .connection import connect
-from .errors import ConfigError, PayloadError
-from .fetch import Fetcher, check_queues
+from .errors import PayloadError
+from .fetch import Fetcher
 from .heartbeat import Heartbeat, new_identity
 from .keys import Keys
-from .middleware.base import ServerMiddleware
 from .middleware.logging import JobLogger
 from .processor import Outcome, Processor, invalid_payload
 from .recovery import Recovery
 from .scheduler import Scheduler
 from .settings import Settings
+from .worker_options import MAX_PREFETCH, PREFETCH_SECONDS, WorkerOptions
+
+__all__ = ["Worker", "WorkerOptions"]
 
 log = logging.getLogger("jobkit.worker")
-_MAX_BACKOFF = 5.0
-#: Adaptive prefetch holds about this much work ahead of the threads: fast jobs need a deep
-#: buffer to keep the threads busy between round trips; slow jobs should stay in Redis where
-#: idle workers can take them.
-PREFETCH_SECONDS = 0.05
-MAX_PREFETCH = 200
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    """How one worker process fetches and runs jobs."""
-
-    queues: tuple[tuple[str, int], ...] = (("default", 1),)
-    concurrency: int = 10
-    strict: bool = False
-    #: Seconds a graceful shutdown waits for running jobs before requeueing them.
-    timeout: float = 25.0
-    tag: str = ""
-    #: Jobs fetched ahead of free threads. None adapts it to the jobs' speed: enough for
-    #: about ``PREFETCH_SECONDS`` of work, from 1 to ``MAX_PREFETCH``.
-    prefetch: int | None = None
-    #: Seconds to wait before polling again when every queue was empty.
-    idle_wait: float = 0.05
-    log_jobs: bool = True
-    extra_middleware: tuple[ServerMiddleware, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "queues", check_queues(self.queues))
-        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or not (
-            1 <= self.concurrency <= 1000
-        ):
-            raise ConfigError(f"concurrency={self.concurrency!r} must be an integer from 1 to 1000")
-        if not isinstance(self.timeout, int | float) or self.timeout < 0:
-            raise ConfigError(f"timeout={self.timeout!r} must be a number of seconds >= 0")
-        if self.prefetch is not None and (not isinstance(self.prefetch, int) or self.prefetch < 0):
-            raise ConfigError(f"prefetch={self.prefetch!r} must be an integer >= 0")
-        if not isinstance(self.idle_wait, int | float) or not 0 < self.idle_wait <= 5:
-            raise ConfigError(f"idle_wait={self.idle_wait!r} must be between 0 and 5 seconds")
 
 
 class Worker:
@@ -155,8 +119,8 @@ class Worker:
 
     def start(self) -> None:
         """Announce the process and start all threads; returns at once."""
-        self._with_backoff("start", self.heartbeat.alive)
-        self._with_backoff("heartbeat", lambda: self.heartbeat.beat({}, quiet=False))
+        retry_redis("start", self.heartbeat.alive)
+        retry_redis("heartbeat", lambda: self.heartbeat.beat({}, quiet=False))
         spawn = self._spawn
         self._threads = [spawn(self._fetch_loop, "fetcher"), spawn(self._ack_loop, "acker"),
                          spawn(self._housekeeping_loop, "housekeeper")]
@@ -212,9 +176,9 @@ class Worker:
         for thread in self._threads:
             thread.join(10.0)
         self._flush_outcomes(final=True)
-        self._with_backoff("requeue", lambda: self.fetcher.requeue(running + unstarted),
+        retry_redis("requeue", lambda: self.fetcher.requeue(running + unstarted),
                            attempts=20)
-        self._with_backoff("clear heartbeat", self._clear, attempts=5)
+        retry_redis("clear heartbeat", self._clear, attempts=5)
         self._stopped.set()
         log.info("worker %s stopped: %d processed, %d failed, %d requeued", self.identity,
                  self.processed, self.failed, len(unstarted) + len(running))
@@ -272,7 +236,7 @@ class Worker:
                 items = self.fetcher.fetch(room)
                 backoff = 0.0
             except redis.RedisError as e:
-                backoff = self._backoff(backoff, "fetch", e)
+                backoff = next_backoff(backoff, "fetch", e)
                 self._quiet.wait(backoff)
                 continue
             if not items:
@@ -342,8 +306,8 @@ class Worker:
                         self._release(batch)
                         return
                     # The jobs stay in our in-progress lists until this succeeds: no loss.
-                    backoff = self._backoff(backoff, "acknowledge", e)
-                    if final and backoff >= _MAX_BACKOFF:
+                    backoff = next_backoff(backoff, "acknowledge", e)
+                    if final and backoff >= MAX_BACKOFF:
                         log.error("giving up writing %d outcome(s); they will be redelivered",
                                   len(batch))
                         return
@@ -416,28 +380,6 @@ class Worker:
             elif signal == "TERM":
                 log.info("stop signal received through Redis")
                 self.request_stop()
-
-    # -- helpers -------------------------------------------------------------------------
-
-    def _backoff(self, previous: float, what: str, error: Exception) -> float:
-        delay = min(_MAX_BACKOFF, max(0.1, previous * 2))
-        log.warning("redis unavailable during %s (%s); retrying in %.1fs", what, error, delay)
-        return delay
-
-    def _with_backoff(self, what: str, call: object, *, attempts: int | None = None) -> None:
-        backoff = 0.0
-        tries = 0
-        while True:
-            try:
-                call()  # type: ignore[operator]
-                return
-            except redis.RedisError as e:
-                tries += 1
-                if attempts is not None and tries >= attempts:
-                    log.error("%s failed after %d attempts: %s", what, tries, e)
-                    return
-                backoff = self._backoff(backoff, what, e)
-                time.sleep(backoff)
 
     # -- synchronous use (tests and the pytest plugin) ---------------------------------
 
