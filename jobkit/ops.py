@@ -86,37 +86,43 @@ def _list(where: str) -> Callable[[argparse.Namespace], int]:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    admin = _admin(args)
     if args.all:
         where = "dead" if args.dead else "retry"
-        moved = admin.retry_all(where)
+        moved = _admin(args).retry_all(where)
         return _emit(args, {"retried": moved, "from": where},
                      lambda out: out.write(f"retried {moved} job(s) from {where}\n"))
     if not args.jid:
         raise ArgumentError("jobkit retry needs a JID or --all")
-    record = admin.find(args.jid, where=("retry", "dead", "schedule"))
-    moved = admin.retry_now(record)
-    return _emit(args, {"retried": int(moved), "jid": record.jid, "from": record.where},
-                 lambda out: out.write(f"retried {int(moved)} job ({record.jid} from "
-                                       f"{record.where} to queue {record.payload.get('queue')})\n"))
+    return _one_job(args, "retried", ("retry", "dead", "schedule"),
+                    lambda admin, record: admin.retry_now(record),
+                    lambda record: f"to queue {record.payload.get('queue')}")
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
-    admin = _admin(args)
-    record = admin.find(args.jid, where=("retry", "schedule"))
-    moved = admin.kill(record)
-    return _emit(args, {"killed": int(moved), "jid": record.jid, "from": record.where},
-                 lambda out: out.write(f"killed {int(moved)} job ({record.jid} from "
-                                       f"{record.where} to dead)\n"))
+    return _one_job(args, "killed", ("retry", "schedule"),
+                    lambda admin, record: admin.kill(record), lambda record: "to dead")
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    return _one_job(args, "deleted", ("schedule", "retry", "dead"),
+                    lambda admin, record: admin.delete(record), lambda record: "")
+
+
+def _one_job(
+    args: argparse.Namespace,
+    verb: str,
+    where: tuple[str, ...],
+    act: Callable[[Any, Any], bool],
+    destination: Callable[[Any], str],
+) -> int:
+    """Find ``args.jid`` in ``where``, act on it, and say what happened with a count."""
     admin = _admin(args)
-    record = admin.find(args.jid)
-    deleted = admin.delete(record)
-    return _emit(args, {"deleted": int(deleted), "jid": record.jid, "from": record.where},
-                 lambda out: out.write(f"deleted {int(deleted)} job ({record.jid} from "
-                                       f"{record.where})\n"))
+    record = admin.find(args.jid, where=where)
+    done = int(act(admin, record))
+    to = destination(record)
+    return _emit(args, {verb: done, "jid": record.jid, "from": record.where},
+                 lambda out: out.write(f"{verb} {done} job ({record.jid} from {record.where}"
+                                       f"{' ' + to if to else ''})\n"))
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
