@@ -12,6 +12,7 @@ import redis
 from . import payload as pl
 from . import scripts
 from .errors import PayloadError
+from .fetch import Acks
 from .keys import Keys
 from .processor import Outcome, invalid_payload
 from .settings import Settings
@@ -81,27 +82,21 @@ class Acknowledger:
         self.keys = keys
         self.settings = settings
         self.identity = identity
-        self._ack_done = connection.register_script(scripts.ACK_DONE)
+
+    def acks(self, outcomes: Sequence[Outcome]) -> Acks | None:
+        """The batch as plain acknowledgements for :meth:`Fetcher.fetch`, if every job in it
+        succeeded and holds no unique lock; None if it needs :meth:`write`."""
+        if not all(o.status == "done" and o.unlock is None for o in outcomes):
+            return None
+        # The common case, folded into the next fetch's script call: a MULTI pipeline costs
+        # a round trip, and a command (and its Python-side packing) per job.
+        today = self.keys.stat("processed", _day(self.settings.clock()))
+        return Acks([(o.queue, o.raw) for o in outcomes], self.keys.stat("processed"), today,
+                    STATS_TTL if _expire_due(self.redis, today) else 0)
 
     def write(self, outcomes: Sequence[Outcome]) -> None:
         """Record ``outcomes`` atomically (see :func:`write`)."""
-        if all(o.status == "done" and o.unlock is None for o in outcomes):
-            self._write_done(outcomes)
-        else:
-            write(self.redis, self.keys, self.settings, self.identity, outcomes)
-
-    def _write_done(self, outcomes: Sequence[Outcome]) -> None:
-        # The common case, in one script call: a MULTI pipeline costs a command (and its
-        # Python-side packing) per job.
-        daily = self.keys.stat("processed", _day(self.settings.clock()))
-        lists: dict[str, int] = {}
-        args: list[bytes | str | int] = [STATS_TTL if _expire_due(self.redis, daily) else 0]
-        for out in outcomes:
-            number = lists.setdefault(out.queue, len(lists) + 1)
-            args += [number, out.raw]
-        keys = [self.keys.stat("processed"), daily,
-                *(self.keys.inprogress(self.identity, q) for q in lists)]
-        self._ack_done(keys=keys, args=args)
+        write(self.redis, self.keys, self.settings, self.identity, outcomes)
 
 
 def write(
@@ -126,7 +121,7 @@ def write(
             return pl.encode(invalid_payload(out.raw, out.queue, e, now))
 
     for out in outcomes:
-        pipe.lrem(keys.inprogress(identity, out.queue), -1, out.raw)  # type: ignore[arg-type]
+        pipe.lrem(keys.inprogress(identity, out.queue), 1, out.raw)  # type: ignore[arg-type]
         if out.status == "requeue":
             pipe.zadd(keys.schedule, {out.raw: out.score or now})
             continue

@@ -55,7 +55,14 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     if args.processes > 1:
         from . import supervisor
 
-        return supervisor.run(args.argv, args.processes)
+        if args.cpu is not None:
+            raise ConfigError(f"--cpu={args.cpu} pins one process; with --processes each "
+                              "child gets a CPU of its own (or none with --no-pin)")
+        return supervisor.run(args.argv, args.processes, pin=not args.no_pin)
+    if args.cpu is not None:
+        from .supervisor import pin_to_cpu
+
+        pin_to_cpu(args.cpu)  # before any thread starts: threads inherit it
 
     sys.path.insert(0, os.getcwd())
     for spec in args.require:
@@ -109,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--tag", help="label shown in Sidekiq's process list")
     w.add_argument("--processes", type=int, default=1,
                    help="run N worker processes, restarting any that dies (default: 1)")
+    w.add_argument("--no-pin", action="store_true",
+                   help="with --processes: let the OS move the children between CPUs "
+                        "(default: each on a CPU of its own while there are enough)")
+    w.add_argument("--cpu", type=int, default=None, metavar="N",
+                   help="run this worker process on CPU N only")
     _add_redis_options(w)
     w.set_defaults(func=_cmd_worker)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import redis
 
@@ -59,6 +60,19 @@ def fetch_order(queues: QueueWeights, *, strict: bool, rng: random.Random) -> li
     return list(dict.fromkeys(expanded))
 
 
+@dataclass(frozen=True)
+class Acks:
+    """Jobs that all succeeded, acknowledged in the same script call as the next fetch."""
+
+    #: (queue, raw payload) of each job, as fetched.
+    jobs: Sequence[tuple[str, bytes]]
+    #: Sidekiq's processed counters to increment: the total and today's.
+    processed_key: str
+    today_key: str
+    #: Seconds to (re)set today's counter to expire in; 0 leaves its expiry alone.
+    expire: int = 0
+
+
 class Fetcher:
     """Moves jobs into ``identity``'s in-progress lists and puts unfinished ones back."""
 
@@ -78,7 +92,7 @@ class Fetcher:
         self.queues = check_queues(queues)
         self.strict = strict
         self.rng = rng or random.Random()
-        self._fetch = connection.register_script(scripts.FETCH)
+        self._fetch = connection.register_script(scripts.ACK_AND_FETCH)
         self._requeue = connection.register_script(scripts.REQUEUE)
 
     def inprogress(self, queue: str) -> str:
@@ -87,14 +101,26 @@ class Fetcher:
     def member(self, queue: str) -> str:
         return f"{self.identity}|{queue}"
 
-    def fetch(self, limit: int) -> list[tuple[str, bytes]]:
-        """Up to ``limit`` jobs as (queue, raw payload), oldest first, by queue priority."""
-        order = fetch_order(self.queues, strict=self.strict, rng=self.rng)
-        keys: list[str] = [self.keys.inprogress_index]
-        for name in order:
+    def fetch(self, limit: int, *, acks: Acks | None = None) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` jobs as (queue, raw payload), oldest first, by queue priority.
+
+        With ``acks``, those jobs leave the in-progress lists (and are counted as processed)
+        in the same atomic call, before the fetch: one round trip per worker cycle.
+        """
+        order = fetch_order(self.queues, strict=self.strict, rng=self.rng) if limit > 0 else []
+        pairs = {name: number for number, name in enumerate(order, 1)}
+        ack_args: list[bytes | str | int] = []
+        for queue, raw in acks.jobs if acks else ():
+            ack_args += [pairs.setdefault(queue, len(pairs) + 1), raw]
+        keys: list[str] = [acks.processed_key, acks.today_key] if acks else ["", ""]
+        keys.append(self.keys.inprogress_index)
+        for name in pairs:
             keys += [self.keys.queue(name), self.inprogress(name)]
-        flat = self._fetch(keys=keys, args=[limit, *(self.member(n) for n in order)])
-        return [(order[int(flat[i]) - 1], flat[i + 1]) for i in range(0, len(flat), 2)]
+        args: list[bytes | str | int] = [acks.expire if acks else 0, limit, len(order)]
+        args += [self.member(name) for name in order]
+        flat = self._fetch(keys=keys, args=args + ack_args)
+        return [(order[int(flat[i]) - 1], raw)
+                for i in range(0, len(flat), 2) for raw in reversed(flat[i + 1])]
 
     def requeue(self, items: Sequence[tuple[str, bytes]]) -> int:
         """Put fetched but unfinished jobs back at the front of their queues, atomically;

@@ -23,31 +23,6 @@ end
 return 1
 """
 
-#: KEYS: in-progress index, then pairs (queue list, in-progress list).
-#: ARGV: max jobs, then one index member per pair.
-#: Moves up to max jobs, oldest first, from the queues in the given order into their
-#: in-progress lists and returns a flat list of (pair number, payload).
-FETCH = """
-local max = tonumber(ARGV[1])
-local out = {}
-local n = 0
-for i = 2, #KEYS, 2 do
-  if n >= max then break end
-  local pair = i / 2
-  local moved = false
-  while n < max do
-    local job = redis.call('lmove', KEYS[i], KEYS[i + 1], 'RIGHT', 'LEFT')
-    if not job then break end
-    moved = true
-    n = n + 1
-    out[#out + 1] = pair
-    out[#out + 1] = job
-  end
-  if moved then redis.call('sadd', KEYS[1], ARGV[pair + 1]) end
-end
-return out
-"""
-
 #: KEYS: the sorted set, the queues set, then one queue list per job.
 #: ARGV: triples (member as stored, payload to push, queue name).
 #: A member is pushed only if this call removed it, so two pollers never move a job twice.
@@ -74,12 +49,12 @@ if redis.call('exists', KEYS[4]) == 1 then return -1 end
 local moved = 0
 local limit = tonumber(ARGV[2])
 while true do
-  local job = redis.call('lindex', KEYS[2], 0)
+  local job = redis.call('lindex', KEYS[2], -1)
   if not job then break end
   if redis.call('hincrby', KEYS[5], job, 1) > limit then
-    redis.call('lmove', KEYS[2], KEYS[6], 'LEFT', 'RIGHT')
+    redis.call('lmove', KEYS[2], KEYS[6], 'RIGHT', 'RIGHT')
   else
-    redis.call('lmove', KEYS[2], KEYS[3], 'LEFT', 'RIGHT')
+    redis.call('lmove', KEYS[2], KEYS[3], 'RIGHT', 'RIGHT')
     moved = moved + 1
   end
 end
@@ -122,7 +97,7 @@ return 0
 REQUEUE = """
 local moved = 0
 for i = 1, #ARGV do
-  if redis.call('lrem', KEYS[2 * i - 1], -1, ARGV[i]) == 1 then
+  if redis.call('lrem', KEYS[2 * i - 1], 1, ARGV[i]) == 1 then
     redis.call('rpush', KEYS[2 * i], ARGV[i])
     moved = moved + 1
   end
@@ -130,19 +105,73 @@ end
 return moved
 """
 
-#: LREM with count -1 searches from the tail, where the oldest fetched jobs sit: jobs finish
-#: roughly in fetch order, so an acknowledgement scans a few entries, not the whole list.
-#: KEYS: processed total, processed today, then in-progress lists.
-#: ARGV: seconds to expire today's counter in (0 = leave it), then pairs (list number,
-#: payload). Acknowledges a batch of jobs that all succeeded, in one command.
-ACK_DONE = """
-local n = 0
-for i = 2, #ARGV, 2 do
-  redis.call('lrem', KEYS[2 + tonumber(ARGV[i])], -1, ARGV[i + 1])
-  n = n + 1
+#: The worker's one round trip per cycle: acknowledge a batch of jobs that all succeeded, then
+#: fetch the next batch into the in-progress lists (either part may be empty).
+#: KEYS: processed total, processed today, in-progress index, then pairs (queue list,
+#: in-progress list).
+#: ARGV: seconds to expire today's counter in (0 = leave it), max jobs to fetch, F = how many
+#: pairs to fetch from (the first F, in priority order), F in-progress index members, then
+#: pairs (pair number, payload) to acknowledge.
+#: Returns a flat list of (pair number, payloads fetched from it, newest first).
+#:
+#: Each redis.call costs more than the list operation it runs, so both halves work on ranges.
+#: An in-progress list holds its jobs oldest first (head) to newest (tail), and jobs finish
+#: roughly in fetch order, so the acknowledged jobs of a list are usually exactly its first
+#: entries: LTRIM them; otherwise each is removed by LREM from the head. A fetch moves the
+#: oldest jobs of a queue (its right end) with LRANGE, LTRIM and one RPUSH: appending at the
+#: tail, as a push at the head would shift the whole list node for every job.
+ACK_AND_FETCH = """
+local fetch_pairs = tonumber(ARGV[3])
+local acks = {}
+local done = 0
+for i = 4 + fetch_pairs, #ARGV, 2 do
+  local list = 3 + 2 * tonumber(ARGV[i])
+  acks[list] = acks[list] or {}
+  table.insert(acks[list], ARGV[i + 1])
+  done = done + 1
 end
-redis.call('incrby', KEYS[1], n)
-redis.call('incrby', KEYS[2], n)
-if ARGV[1] ~= '0' then redis.call('expire', KEYS[2], ARGV[1]) end
-return n
+for list, jobs in pairs(acks) do
+  local wanted = {}
+  for _, job in ipairs(jobs) do wanted[job] = (wanted[job] or 0) + 1 end
+  local head = redis.call('lrange', KEYS[list], 0, #jobs - 1)
+  local same = #head == #jobs
+  for _, job in ipairs(head) do
+    if not same then break end
+    local left = wanted[job]
+    same = left ~= nil and left > 0
+    if same then wanted[job] = left - 1 end
+  end
+  if same then
+    redis.call('ltrim', KEYS[list], #jobs, -1)
+  else
+    for _, job in ipairs(jobs) do redis.call('lrem', KEYS[list], 1, job) end
+  end
+end
+if done > 0 then
+  redis.call('incrby', KEYS[1], done)
+  redis.call('incrby', KEYS[2], done)
+  if ARGV[1] ~= '0' then redis.call('expire', KEYS[2], ARGV[1]) end
+end
+local max = tonumber(ARGV[2])
+local out = {}
+local n = 0
+for pair = 1, fetch_pairs do
+  local moved = false
+  while n < max do
+    -- unpack() below is bounded by Lua's C stack: move at most 1000 jobs per RPUSH.
+    local jobs = redis.call('lrange', KEYS[2 + 2 * pair], -math.min(max - n, 1000), -1)
+    if #jobs == 0 then break end
+    redis.call('ltrim', KEYS[2 + 2 * pair], 0, -#jobs - 1)
+    local oldest_first = {}
+    for i = #jobs, 1, -1 do oldest_first[#oldest_first + 1] = jobs[i] end
+    redis.call('rpush', KEYS[3 + 2 * pair], unpack(oldest_first))
+    moved = true
+    n = n + #jobs
+    out[#out + 1] = pair
+    out[#out + 1] = jobs
+  end
+  if moved then redis.call('sadd', KEYS[3], ARGV[3 + pair]) end
+  if n >= max then break end
+end
+return out
 """

@@ -1,9 +1,10 @@
 """The worker: fetch, run and acknowledge jobs on threads; heartbeat, schedule, recover.
 
 Threads and what they own:
-  fetcher      moves jobs into this process's in-progress lists and hands them to executors
+  exchanger    writes finished outcomes in batches and fetches the next jobs into this
+               process's in-progress lists: one script call per cycle when the batch all
+               succeeded (a MULTI and then the fetch otherwise), and hands jobs to executors
   executor xC  runs one job at a time through the processor
-  acker        writes finished outcomes in batches (one script call or MULTI each)
   housekeeper  heartbeat, due-job scheduler and dead-process recovery
 """
 
@@ -73,7 +74,7 @@ class Worker:
         # Mean job duration (exponentially weighted), for the adaptive prefetch.
         self._mean_elapsed: float | None = None
         self._ready: queue_mod.SimpleQueue[tuple[str, bytes]] = queue_mod.SimpleQueue()
-        self._room = threading.Condition()
+        self._lock = threading.Lock()
         self._inflight = 0
         # Jobs fetched and not yet acknowledged, as a multiset: what our in-progress lists
         # should hold. Anything else found there (a fetch whose reply was lost) is taken up.
@@ -122,7 +123,7 @@ class Worker:
         retry_redis("start", self.heartbeat.alive)
         retry_redis("heartbeat", lambda: self.heartbeat.beat({}, quiet=False))
         spawn = self._spawn
-        self._threads = [spawn(self._fetch_loop, "fetcher"), spawn(self._ack_loop, "acker"),
+        self._threads = [spawn(self._exchange_loop, "exchanger"),
                          spawn(self._housekeeping_loop, "housekeeper")]
         self._executors = [spawn(self._execute_loop, f"executor-{i}")
                            for i in range(self.options.concurrency)]
@@ -160,12 +161,11 @@ class Worker:
         wait = self.options.timeout if timeout is None else timeout
         self._quiet.set()
         self._stopping.set()
-        with self._room:
-            self._room.notify_all()
+        with self._done_cond:
+            self._done_cond.notify_all()
         deadline = time.monotonic() + wait
         for thread in self._executors:
             thread.join(max(0.0, deadline - time.monotonic()))
-        unstarted = self._drain_ready()
         running = [(q, raw) for q, raw, _ in list(self._busy.values())]
         self._abandoned.update(raw for _, raw in running)
         if running:
@@ -175,7 +175,9 @@ class Worker:
             self._done_cond.notify_all()
         for thread in self._threads:
             thread.join(10.0)
-        self._flush_outcomes(final=True)
+        # After the exchanger stopped: a fetch it had in flight may have added jobs.
+        unstarted = self._drain_ready()
+        self._flush_outcomes()
         retry_redis("requeue", lambda: self.fetcher.requeue(running + unstarted),
                            attempts=20)
         retry_redis("clear heartbeat", self._clear, attempts=5)
@@ -199,7 +201,7 @@ class Worker:
     # -- threads -------------------------------------------------------------------------
 
     def _take(self, items: Sequence[tuple[str, bytes]]) -> None:
-        with self._room:
+        with self._lock:
             self._inflight += len(items)
             self._tracked.update(items)
         for item in items:
@@ -208,7 +210,7 @@ class Worker:
     def _reconcile(self) -> int:
         """Take up jobs in our in-progress lists that no thread knows about."""
         held = Counter(self.fetcher.held())
-        with self._room:
+        with self._lock:
             missing = [item for item, n in held.items()
                        for _ in range(n - self._tracked.get(item, 0))]
         if missing:
@@ -216,33 +218,6 @@ class Worker:
                         len(missing))
             self._take(missing)
         return len(missing)
-
-    def _fetch_loop(self) -> None:
-        backoff = 0.0
-        reconcile_every = self.settings.recovery_timeout / 2
-        next_reconcile = time.monotonic() + reconcile_every
-        while not self._quiet.is_set():
-            with self._room:
-                while self._inflight >= self.capacity and not self._quiet.is_set():
-                    self._room.wait(0.5)
-                room = self.capacity - self._inflight
-            if self._quiet.is_set():
-                break
-            try:
-                if backoff or time.monotonic() >= next_reconcile:
-                    # After an error the fetch may have moved jobs without our knowing.
-                    self._reconcile()
-                    next_reconcile = time.monotonic() + reconcile_every
-                items = self.fetcher.fetch(room)
-                backoff = 0.0
-            except redis.RedisError as e:
-                backoff = next_backoff(backoff, "fetch", e)
-                self._quiet.wait(backoff)
-                continue
-            if not items:
-                self._quiet.wait(self.options.idle_wait)
-                continue
-            self._take(items)
 
     def _execute_loop(self) -> None:
         tid = threading.current_thread().name
@@ -277,16 +252,76 @@ class Worker:
                 self._done.append(outcome)
                 self._done_cond.notify()
 
-    def _ack_loop(self) -> None:
-        while True:
-            with self._done_cond:
-                if not self._done and not self._ack_stop.is_set():
-                    self._done_cond.wait(0.5)
-            if self._ack_stop.is_set():
-                return
-            self._flush_outcomes(final=False)
+    def _wait_for_work(self, pending: list[Outcome], fetch_at: float) -> list[Outcome]:
+        """``pending`` plus the outcomes written since, once there is something to do:
+        outcomes to write, room to fetch into (at ``fetch_at`` or later) or a stop."""
+        with self._done_cond:
+            while not (pending or self._done or self._ack_stop.is_set()):
+                wait = fetch_at - time.monotonic() if self._room() > 0 else 0.5
+                if wait <= 0:
+                    break
+                self._done_cond.wait(min(wait, 0.5))
+            batch, self._done = pending + self._done, []
+        return [o for o in batch if o.raw not in self._abandoned]
 
-    def _flush_outcomes(self, *, final: bool) -> None:
+    def _room(self) -> int:
+        return 0 if self._quiet.is_set() else self.capacity - self._inflight
+
+    def _exchange_loop(self) -> None:
+        backoff = 0.0
+        reconcile_every = self.settings.recovery_timeout / 2
+        next_reconcile = time.monotonic() + reconcile_every
+        fetch_at = 0.0  # after an empty fetch, the next waits for idle_wait
+        batch: list[Outcome] = []
+        while True:
+            batch = self._wait_for_work(batch, fetch_at)
+            if self._ack_stop.is_set():
+                with self._done_cond:
+                    self._done[:0] = batch  # stop() writes them
+                return
+            # The batch's jobs leave the in-progress lists before the fetch: their room too.
+            room = self._room() + len(batch) if time.monotonic() >= fetch_at else 0
+            try:
+                if backoff or time.monotonic() >= next_reconcile:
+                    # After an error the fetch may have moved jobs without our knowing.
+                    self._reconcile()
+                    next_reconcile = time.monotonic() + reconcile_every
+                acks = self.acknowledger.acks(batch) if batch else None
+                if batch and acks is None:
+                    self.acknowledger.write(batch)
+                    self._finish(batch)
+                    batch = []
+                items = self.fetcher.fetch(max(room, 0), acks=acks) if acks or room > 0 else []
+                backoff = 0.0
+            except redis.RedisError as e:
+                # Unwritten outcomes keep their jobs in our in-progress lists: no loss.
+                backoff = next_backoff(backoff, "acknowledge and fetch", e)
+                self._ack_stop.wait(backoff)
+                continue
+            except Exception:
+                # Should not happen; if it does, this thread must live on. The jobs stay in
+                # our lists and are taken up again by reconciliation.
+                log.exception("cannot record %d outcome(s)", len(batch))
+                self._release(batch)
+                batch = []
+                continue
+            if items:
+                self._take(items)  # first: the executors may be waiting for work
+            elif room > 0:
+                fetch_at = time.monotonic() + self.options.idle_wait
+            self._finish(batch)
+            batch = []
+
+    def _record(self, batch: Sequence[Outcome]) -> None:
+        """Write outcomes without fetching."""
+        acks = self.acknowledger.acks(batch)
+        if acks is None:
+            self.acknowledger.write(batch)
+        else:
+            self.fetcher.fetch(0, acks=acks)
+
+    def _flush_outcomes(self) -> None:
+        """At shutdown: write every outcome left, retrying Redis errors for a while."""
         backoff = 0.0
         while True:
             with self._done_cond:
@@ -296,26 +331,23 @@ class Worker:
                 return
             while True:
                 try:
-                    self.acknowledger.write(batch)
+                    self._record(batch)
                     break
-                except Exception as e:
-                    if not isinstance(e, redis.RedisError):
-                        # Should not happen; if it does, the acker must live on. The jobs
-                        # stay in our lists and are taken up again by reconciliation.
-                        log.exception("cannot record %d outcome(s)", len(batch))
-                        self._release(batch)
-                        return
-                    # The jobs stay in our in-progress lists until this succeeds: no loss.
+                except redis.RedisError as e:
+                    # The jobs stay in our in-progress lists: recovery redelivers them.
                     backoff = next_backoff(backoff, "acknowledge", e)
-                    if final and backoff >= MAX_BACKOFF:
+                    if backoff >= MAX_BACKOFF:
                         log.error("giving up writing %d outcome(s); they will be redelivered",
                                   len(batch))
                         return
                     time.sleep(backoff)
+            self._finish(batch)
+
+    def _finish(self, batch: Sequence[Outcome]) -> None:
+        """After ``batch`` is written: count it, free its room, call death handlers."""
+        if batch:
             self._account(batch)
             ack.notify_deaths(self.settings, batch)
-            if not final:
-                return
 
     def _account(self, batch: Sequence[Outcome]) -> None:
         mean = self._mean_elapsed
@@ -338,7 +370,7 @@ class Worker:
         self._release(batch)
 
     def _release(self, batch: Sequence[Outcome]) -> None:
-        with self._room:
+        with self._lock:
             self._inflight -= len(batch)
             tracked = self._tracked
             for out in batch:
@@ -348,7 +380,6 @@ class Worker:
                     tracked[key] = left
                 else:
                     tracked.pop(key, None)
-            self._room.notify()
 
     def _housekeeping_loop(self) -> None:
         next_beat = next_poll = next_recover = time.monotonic()
@@ -397,6 +428,6 @@ class Worker:
             return None
         queue, raw = items[0]
         outcome = self.processor.process(raw, queue)
-        self.acknowledger.write([outcome])
+        self._record([outcome])
         ack.notify_deaths(self.settings, [outcome])
         return outcome

@@ -7,6 +7,7 @@ import pytest
 import jobkit
 from jobkit.cli import main
 from jobkit.settings import Settings
+from jobkit.supervisor import cpu_plan, strip_processes, usable_cpus
 
 
 @pytest.mark.parametrize(("changes", "message"), [
@@ -56,6 +57,8 @@ def test_settings_are_frozen() -> None:
     (["worker", "-r", "no_such_module_xyz"], "cannot import 'no_such_module_xyz'"),
     (["worker", "-r", "missing_file.py"], "no such file"),
     (["worker", "--processes", "0"], "--processes=0 must be at least 1"),
+    (["worker", "--processes", "2", "--cpu", "0"], "--cpu=0 pins one process; with --processes"),
+    (["worker", "--cpu", "99999"], "--cpu=99999: this "),
     (["worker", "--redis-url", "localhost"], "must be a URL"),
 ])
 def test_worker_command_rejects_bad_options_naming_them(
@@ -63,3 +66,19 @@ def test_worker_command_rejects_bad_options_naming_them(
 ) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_supervisor_passes_on_every_option_but_its_own() -> None:
+    argv = ["--log-level", "INFO", "worker", "--processes", "2", "-c", "5", "--no-pin",
+            "--processes=3", "-q", "a"]
+    assert strip_processes(argv) == ["--log-level", "INFO", "worker", "-c", "5", "-q", "a"]
+
+
+def test_cpu_plan_gives_each_process_its_own_cpu_while_there_are_enough() -> None:
+    cpus = usable_cpus()
+    if not cpus:
+        assert cpu_plan(2, pin=True) == [None, None]
+        return
+    assert cpu_plan(len(cpus), pin=True) == cpus
+    assert cpu_plan(len(cpus) + 1, pin=True) == [None] * (len(cpus) + 1)
+    assert cpu_plan(1, pin=False) == [None]

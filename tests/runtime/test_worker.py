@@ -15,7 +15,7 @@ import pytest
 import redis
 
 import jobkit
-from jobkit.fetch import Fetcher, fetch_order, parse_queue
+from jobkit.fetch import Acks, Fetcher, fetch_order, parse_queue
 from jobkit.keys import Keys
 from jobkit.scheduler import Scheduler
 
@@ -296,3 +296,82 @@ def test_adaptive_prefetch_is_deep_for_fast_jobs_and_shallow_for_slow_ones(
 def test_fixed_prefetch_is_kept(settings: jobkit.Settings) -> None:
     worker = jobkit.Worker(settings, jobkit.WorkerOptions(concurrency=3, prefetch=7))
     assert (worker.prefetch, worker.capacity) == (7, 10)
+
+
+def test_stop_under_load_leaves_nothing_for_recovery(settings: jobkit.Settings,
+                                                     r: redis.Redis) -> None:
+    # A fetch still in flight when stop() begins must be requeued by stop() itself, not
+    # left for recovery (which would count it towards the poison-pill limit).
+    keys = Keys(settings.namespace)
+    Noted.perform_bulk([[i] for i in range(20_000)])
+    ran.clear()
+    worker = jobkit.Worker(settings, jobkit.WorkerOptions(log_jobs=False))
+    worker.start()
+    wait_for(lambda: worker.processed >= 2_000)
+    worker.stop(timeout=1)
+    assert not r.exists(keys.recovered)
+    assert r.scard(keys.inprogress_index) == 0
+    assert r.llen(keys.queue("default")) + len(ran) == 20_000
+    assert len(set(ran)) == len(ran) == worker.processed
+
+
+def _fetcher(r: redis.Redis, keys: Keys, *queues: str) -> Fetcher:
+    return Fetcher(r, keys, "h:1:x", [(q, 1) for q in queues], strict=True)
+
+
+def _acks(keys: Keys, jobs: list[tuple[str, bytes]]) -> Acks:
+    return Acks(jobs, keys.stat("processed"), keys.stat("processed", "2026-11-29"))
+
+
+def test_one_call_acknowledges_a_batch_and_fetches_the_next(settings: jobkit.Settings,
+                                                           r: redis.Redis) -> None:
+    keys = Keys(settings.namespace)
+    fetcher = _fetcher(r, keys, "default")
+    Noted.perform_bulk([[i] for i in range(10)])
+    first = fetcher.fetch(4)
+    assert [json.loads(raw)["args"] for _, raw in first] == [[0], [1], [2], [3]]
+    second = fetcher.fetch(4, acks=_acks(keys, first))
+    assert [json.loads(raw)["args"] for _, raw in second] == [[4], [5], [6], [7]]
+    assert r.lrange(keys.inprogress("h:1:x", "default"), 0, -1) == [raw for _, raw in second]
+    assert r.get(keys.stat("processed")) == b"4"
+    assert r.get(keys.stat("processed", "2026-11-29")) == b"4"
+    assert r.llen(keys.queue("default")) == 2
+
+
+def test_acknowledging_jobs_out_of_fetch_order_removes_exactly_them(
+    settings: jobkit.Settings, r: redis.Redis
+) -> None:
+    # The fast path trims the head of the in-progress list only when the acknowledged jobs
+    # are exactly its first entries; here they are not, so each is removed on its own.
+    keys = Keys(settings.namespace)
+    fetcher = _fetcher(r, keys, "default")
+    Noted.perform_bulk([[i] for i in range(6)])
+    jobs = fetcher.fetch(6)
+    done = [jobs[1], jobs[4], jobs[5]]
+    assert fetcher.fetch(0, acks=_acks(keys, done)) == []
+    assert r.lrange(keys.inprogress("h:1:x", "default"), 0, -1) == [
+        jobs[0][1], jobs[2][1], jobs[3][1]]
+    # Identical payloads are a multiset: acknowledging one copy leaves the other.
+    r.rpush(keys.inprogress("h:1:x", "default"), jobs[0][1])
+    fetcher.fetch(0, acks=_acks(keys, [jobs[0]]))
+    assert r.lrange(keys.inprogress("h:1:x", "default"), 0, -1) == [
+        jobs[2][1], jobs[3][1], jobs[0][1]]
+    assert r.get(keys.stat("processed")) == b"4"
+
+
+def test_a_fetch_takes_queues_in_order_and_moves_more_than_a_thousand(
+    settings: jobkit.Settings, r: redis.Redis
+) -> None:
+    keys = Keys(settings.namespace)
+    fetcher = _fetcher(r, keys, "high", "low")
+    Noted.set(queue="high").perform_bulk([[i] for i in range(1_500)])
+    Noted.set(queue="low").perform_bulk([[f"low{i}"] for i in range(10)])
+    got = fetcher.fetch(1_505)
+    assert [json.loads(raw)["args"] for q, raw in got if q == "high"] == [
+        [i] for i in range(1_500)]
+    assert [json.loads(raw)["args"] for q, raw in got if q == "low"] == [
+        [f"low{i}"] for i in range(5)]
+    assert r.llen(keys.inprogress("h:1:x", "high")) == 1_500
+    assert r.llen(keys.queue("low")) == 5
+    assert {m.decode() for m in r.smembers(keys.inprogress_index)} == {"h:1:x|high",
+                                                                       "h:1:x|low"}

@@ -165,3 +165,94 @@ def test_processes_option_runs_n_workers_and_restarts_a_dead_one(
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(30) == 0
     print((tmp_path / "supervisor.log").read_text())
+
+
+def _start_supervisor(settings: jobkit.Settings, log: Path, *extra: str
+                      ) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "JOBKIT_REDIS_URL": settings.redis_url,
+           "JOBKIT_NAMESPACE": settings.namespace, "JOBKIT_HEARTBEAT_INTERVAL": "0.3",
+           "JOBKIT_RECOVERY_TIMEOUT": "2"}
+    with log.open("wb") as out:
+        # Its own session, as a shell gives a foreground job its own process group.
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobkit", "--log-level", "INFO", "worker", "--processes",
+             "2", "-r", "tests.runtime.sample_jobs", "-c", "2", *extra],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _worker_pids(r: redis.Redis, keys: Keys) -> set[int]:
+    return {json.loads(info)["pid"] for i in r.smembers(keys.processes)
+            if (info := r.hget(keys.process(i.decode()), "info"))}
+
+
+def _cpus_allowed(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(line.split()[1] for line in status.splitlines()
+                if line.startswith("Cpus_allowed_list:"))
+
+
+needs_two_cpus = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="pinning needs Linux and two usable CPUs")
+
+
+@needs_two_cpus
+@pytest.mark.parametrize("pin", [True, False], ids=["pinned", "no-pin"])
+def test_processes_get_a_cpu_each_unless_no_pin(real_settings: jobkit.Settings,
+                                                 tmp_path: Path, pin: bool) -> None:
+    r = jobkit.get_client().redis
+    keys = Keys(real_settings.namespace)
+    log = tmp_path / "supervisor.log"
+    supervisor = _start_supervisor(real_settings, log, *([] if pin else ["--no-pin"]))
+    try:
+        wait_for(lambda: len(_worker_pids(r, keys)) == 2, 20, "two worker processes")
+        allowed = sorted(_cpus_allowed(pid) for pid in _worker_pids(r, keys))
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(30) == 0, log.read_text()
+    cpus = sorted(os.sched_getaffinity(0))
+    if pin:
+        assert allowed == [str(cpus[0]), str(cpus[1])]
+    else:
+        assert allowed == [_cpus_allowed(os.getpid())] * 2
+
+
+def test_ctrl_c_stops_the_processes_gracefully(real_settings: jobkit.Settings,
+                                               tmp_path: Path) -> None:
+    # A terminal sends SIGINT to the whole foreground group; the children must see one
+    # signal (the supervisor's TERM), not two, which would make them exit at once.
+    r = jobkit.get_client().redis
+    ns = real_settings.namespace
+    keys = Keys(ns)
+    log = tmp_path / "supervisor.log"
+    supervisor = _start_supervisor(real_settings, log, "--timeout", "0.5")
+    try:
+        wait_for(lambda: len(_worker_pids(r, keys)) == 2, 20, "two worker processes")
+        SlowJob.perform_async("interrupted", 5.0)
+        wait_for(lambda: b"interrupted" in _members(r, ns, "started"), 15, "the job to start")
+    finally:
+        os.killpg(supervisor.pid, signal.SIGINT)
+        assert supervisor.wait(30) == 0, log.read_text()
+    text = log.read_text()
+    assert "second signal" not in text, text
+    assert r.llen(keys.queue("default")) == 1, "the running job was not requeued"
+    assert not r.exists(keys.recovered)
+    assert r.scard(keys.processes) == 0
+
+
+def test_processes_stop_when_the_supervisor_is_killed(real_settings: jobkit.Settings,
+                                                      tmp_path: Path) -> None:
+    r = jobkit.get_client().redis
+    keys = Keys(real_settings.namespace)
+    log = tmp_path / "supervisor.log"
+    supervisor = _start_supervisor(real_settings, log)
+    wait_for(lambda: len(_worker_pids(r, keys)) == 2, 20, "two worker processes")
+    children = _worker_pids(r, keys)
+    supervisor.send_signal(signal.SIGKILL)
+    supervisor.wait(10)
+    # Orphans outside the supervisor's process group would otherwise work on unsupervised.
+    wait_for(lambda: r.scard(keys.processes) == 0, 20, "the orphaned workers to stop")
+    for pid in children:
+        wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists()  # type: ignore[misc]
+                 or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], 10,
+                 f"worker {pid} to exit")
