@@ -6,10 +6,12 @@ Each scenario runs real worker subprocesses, checks what it can prove, and retur
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import random
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,11 +148,31 @@ def _count_runs(store: Store, result: Result) -> dict[int, int]:
     return runs
 
 
-def _stop_workers(pool: WorkerPool, result: Result) -> None:
+def _stop_workers(pool: WorkerPool, result: Result, started: float) -> None:
+    """SIGTERM every worker (each must exit 0) and time the run up to here."""
     codes = pool.terminate_all()
     bad = {pid: code for pid, code in codes.items() if code != 0}
     if bad:
         result.problems.append(f"workers did not exit 0 on SIGTERM: {bad}")
+    result.seconds = time.monotonic() - started
+
+
+def _check_settled(store: Store, result: Result) -> None:
+    if not store.settled() or store.zcard(store.keys.dead):
+        result.problems.append(f"jobs left behind: {store.leftovers()}")
+
+
+@contextlib.contextmanager
+def _closing(result: Result, store: Store, pool: WorkerPool) -> Iterator[None]:
+    """Close the store and the workers however the scenario ends; a failed result gets the
+    tail of the workers' logs."""
+    try:
+        yield
+    finally:
+        pool.close()
+        store.close()
+    if result.problems:
+        result.problems.append(pool.log_tail())
 
 
 def kill_workers(redis_url: str, namespace: str, workdir: Path, *, jobs: int = 2000,
@@ -163,7 +185,7 @@ def kill_workers(redis_url: str, namespace: str, workdir: Path, *, jobs: int = 2
     store = Store(redis_url, namespace)
     pool = WorkerPool(redis_url, namespace, workdir, concurrency=concurrency)
     started = time.monotonic()
-    try:
+    with _closing(result, store, pool):
         enqueue_chaos_jobs(redis_url, namespace, jobs, max_sleep_ms=60)
         live = [pool.spawn() for _ in range(workers)]
         deadline = started + timeout
@@ -179,21 +201,14 @@ def kill_workers(redis_url: str, namespace: str, workdir: Path, *, jobs: int = 2
             wait_until_done(store, jobs, remaining)
         except AssertionError as e:
             result.problems.append(f"{e}: ran={store.ran()} {store.leftovers()}")
-        _stop_workers(pool, result)
-        result.seconds = time.monotonic() - started
+        _stop_workers(pool, result, started)
         _count_runs(store, result)
         bound = result.kills * pool.capacity
         result.notes = (f"(bound kills x (concurrency + prefetch) = {result.kills} x "
                         f"{pool.capacity} = {bound})")
         if result.duplicates > bound:
             result.problems.append(f"{result.duplicates} duplicates exceed the bound {bound}")
-        if not store.settled() or store.zcard(store.keys.dead):
-            result.problems.append(f"jobs left behind: {store.leftovers()}")
-    finally:
-        pool.close()
-        store.close()
-    if result.problems:
-        result.problems.append(pool.log_tail())
+        _check_settled(store, result)
     return result
 
 
@@ -209,7 +224,7 @@ def restart_redis(workdir: Path, *, jobs: int = 1500, workers: int = 2, down: fl
     started = time.monotonic()
     with server.running():
         store = Store(server.url, namespace)
-        try:
+        with _closing(result, store, pool):
             enqueue_chaos_jobs(server.url, namespace, jobs, max_sleep_ms=10)
             for _ in range(workers):
                 pool.spawn()
@@ -229,19 +244,12 @@ def restart_redis(workdir: Path, *, jobs: int = 1500, workers: int = 2, down: fl
             crashed = [p.pid for p in pool.procs if p.poll() is not None]
             if crashed:
                 result.problems.append(f"workers exited during the outage: {crashed}")
-            _stop_workers(pool, result)
-            result.seconds = time.monotonic() - started
+            _stop_workers(pool, result, started)
             _count_runs(store, result)
             retried = int(store.redis.get(store.keys.stat("failed")) or 0)
             result.notes = (f"(redis down {down:.1f}s after {at_restart} jobs; "
                             f"{retried} attempt(s) failed and were retried)")
-            if not store.settled() or store.zcard(store.keys.dead):
-                result.problems.append(f"jobs left behind: {store.leftovers()}")
-        finally:
-            pool.close()
-            store.close()
-    if result.problems:
-        result.problems.append(pool.log_tail())
+            _check_settled(store, result)
     return result
 
 
@@ -345,7 +353,7 @@ def garbage_payloads(redis_url: str, namespace: str, workdir: Path, *, garbage_c
         for i in rng.sample(range(garbage_count), min(huge_count, garbage_count)):
             plan[i] = "huge"
     payloads = [garbage(kind, rng, marker) for kind in plan]
-    try:
+    with _closing(result, store, pool):
         goods = [[i, 0] for i in range(good)]
         client = jobkit.Client(jobkit.Settings(redis_url=redis_url, namespace=namespace))
         built = [client.build(ChaosJob, args, ChaosJob.options(), now=time.time())
@@ -371,8 +379,7 @@ def garbage_payloads(redis_url: str, namespace: str, workdir: Path, *, garbage_c
         result.problems += _check_dead(dead, payloads, plan)
         if marker.exists():
             result.problems.append(f"a payload's code ran: {marker.read_text()!r}")
-        _stop_workers(pool, result)
-        result.seconds = time.monotonic() - started
+        _stop_workers(pool, result, started)
         runs = store.runs()
         result.lost = sum(1 for i in range(good) if runs.get(i, 0) < 1)
         result.lost += max(0, garbage_count - len(dead))
@@ -382,11 +389,6 @@ def garbage_payloads(redis_url: str, namespace: str, workdir: Path, *, garbage_c
         if result.lost:
             result.problems.append(f"{result.lost} job(s) lost")
         result.notes = f"(garbage={garbage_count} dead={len(dead)} kinds={','.join(kinds)})"
-    finally:
-        pool.close()
-        store.close()
-    if result.problems:
-        result.problems.append(pool.log_tail())
     return result
 
 
@@ -452,7 +454,7 @@ def sigterm_long_job(redis_url: str, namespace: str, workdir: Path, *, seconds: 
     store = Store(redis_url, namespace)
     pool = WorkerPool(redis_url, namespace, workdir, concurrency=2)
     started = time.monotonic()
-    try:
+    with _closing(result, store, pool):
         client = jobkit.Client(jobkit.Settings(redis_url=redis_url, namespace=namespace))
         for token in ("long-a", "long-b"):
             client.enqueue(LongJob, [token, seconds], LongJob.options())
@@ -484,8 +486,7 @@ def sigterm_long_job(redis_url: str, namespace: str, workdir: Path, *, seconds: 
                      == 2 and store.settled(), timeout, "the next worker to finish everything")
         except AssertionError as e:
             result.problems.append(f"{e}: {store.leftovers()}")
-        _stop_workers(pool, result)
-        result.seconds = time.monotonic() - started
+        _stop_workers(pool, result, started)
         done: dict[bytes, bytes] = store.redis.hgetall(store.chaos("done"))  # type: ignore[assignment]
         starts: dict[bytes, bytes] = store.redis.hgetall(store.chaos("started"))  # type: ignore[assignment]
         runs = store.runs()
@@ -496,9 +497,4 @@ def sigterm_long_job(redis_url: str, namespace: str, workdir: Path, *, seconds: 
         result.notes = f"(long job starts={sorted(int(n) for n in starts.values())})"
         if result.lost or result.duplicates:
             result.problems.append(f"lost={result.lost} duplicates={result.duplicates}")
-    finally:
-        pool.close()
-        store.close()
-    if result.problems:
-        result.problems.append(pool.log_tail())
     return result
