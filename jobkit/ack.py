@@ -1,4 +1,7 @@
-"""Writing job outcomes to Redis: acknowledge, retry, kill, count — one MULTI per batch."""
+"""Writing job outcomes to Redis: retry, kill, count, acknowledge — one MULTI per batch.
+
+A batch that all succeeded skips the MULTI: :meth:`Acknowledger.acks` turns it into
+acknowledgements that ride on the next fetch's script call (:class:`jobkit.fetch.Acks`)."""
 
 from __future__ import annotations
 

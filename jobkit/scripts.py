@@ -40,8 +40,9 @@ return moved
 
 #: KEYS: in-progress index, in-progress list, queue list, liveness key, recovery counts
 #: hash, poison list. ARGV: index member, recoveries allowed, counts TTL seconds.
-#: Requeues every job of a dead process's in-progress list to the front of its queue, then
-#: drops the list from the index. A job recovered more often than allowed has crashed that
+#: Requeues every job of a dead process's in-progress list to the front of its queue (from
+#: the list's newest end, so its oldest job is the queue's next), then drops the list from
+#: the index. A job recovered more often than allowed has crashed that
 #: many workers: it goes to the poison list instead, for the caller to kill. Does nothing if
 #: the process turned out to be alive.
 RECOVER = """

@@ -59,6 +59,7 @@ def test_settings_are_frozen() -> None:
     (["worker", "--processes", "0"], "--processes=0 must be at least 1"),
     (["worker", "--processes", "2", "--cpu", "0"], "--cpu=0 pins one process; with --processes"),
     (["worker", "--cpu", "99999"], "--cpu=99999: this "),
+    (["worker", "--no-pin"], "--no-pin is for --processes N"),
     (["worker", "--redis-url", "localhost"], "must be a URL"),
 ])
 def test_worker_command_rejects_bad_options_naming_them(
