@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -11,25 +10,9 @@ import redis
 
 import jobkit
 from jobkit.connection import drop_memory_server
+from tests.needs import REAL_REDIS_URL, require_real_redis
 
-REAL_REDIS_URL = os.environ.get("JOBKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _real_redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REAL_REDIS_URL, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-def require_real_redis() -> None:
-    """Skip without a Redis server locally; in CI (CI=true) its absence is a failure."""
-    if _real_redis_up():
-        return
-    message = f"no Redis server answers at {REAL_REDIS_URL}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}, and CI=true requires it")
-    pytest.skip(message)
+__all__ = ["REAL_REDIS_URL", "make_settings", "require_real_redis"]
 
 
 def _cleanup(settings: jobkit.Settings) -> None:

@@ -6,8 +6,6 @@ assertion message."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 import redis
 
 import jobkit
+from tests.needs import require_binary
 
 from . import scenarios
 from .chaos_jobs import ChaosJob, chaos_key
@@ -29,11 +28,7 @@ def _check(result: scenarios.Result) -> None:
 
 
 def _require_redis_server_binary() -> None:
-    if shutil.which("redis-server"):
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("redis-server is not on PATH, and CI=true requires it")
-    pytest.skip("redis-server is not on PATH")
+    require_binary("redis-server")
 
 
 def test_killed_workers_lose_no_job_and_duplicates_stay_bounded(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
-import socket
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -12,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 import jobkit
+from tests.needs import REAL_REDIS_URL, missing, real_redis_up, same_server
 
 # Imported once here: pytester restores sys.modules after each in-process run, so anything
 # first imported inside an inner run is imported (and assertion-rewritten) again every time.
@@ -26,9 +25,9 @@ for _module in (
 ):
     importlib.import_module(_module)
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-# A database of its own, so a FLUSHDB elsewhere on db 0 cannot race these tests.
-REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/13"
+# The server of JOBKIT_TEST_REDIS_URL, database 12: the plugin's group of tests has a database
+# of its own (the Sidekiq interop tests flush 13, the runtime tests use 0).
+REDIS_URL = same_server(REAL_REDIS_URL, 12)
 
 #: Jobs shared by the inner test files (written as ``app_jobs.py`` next to them).
 APP_JOBS = '''
@@ -90,12 +89,7 @@ def cleanup(days: int) -> None:
 
 
 def redis_answers() -> bool:
-    try:
-        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=0.3) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+    return real_redis_up(REDIS_URL)
 
 
 @dataclass(frozen=True)
@@ -109,10 +103,7 @@ class Backend:
 def require_real_redis() -> None:
     """Skip when no Redis answers locally, but fail under CI=true, where it must run."""
     if not redis_answers():
-        message = f"no Redis answers at {REDIS_HOST}:{REDIS_PORT}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}, and CI=true requires the real-Redis variant to run")
-        pytest.skip(message)
+        missing(f"no Redis answers at {REDIS_URL} for the real-Redis variant")
 
 
 @pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.redis)])

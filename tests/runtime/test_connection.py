@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -13,6 +12,7 @@ import pytest
 
 import jobkit
 from jobkit.connection import connect, parse_sentinel_url
+from tests.needs import require_binary
 
 from ..conftest import REAL_REDIS_URL, require_real_redis
 
@@ -48,8 +48,7 @@ def _free_port() -> int:
 @pytest.fixture
 def sentinel_port(tmp_path: Path) -> Iterator[int]:
     require_real_redis()
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+    require_binary("redis-server")
     port = _free_port()
     host, _, rest = REAL_REDIS_URL.removeprefix("redis://").partition(":")
     master_port = rest.split("/")[0] or "6379"

@@ -17,6 +17,7 @@ import redis
 
 import jobkit
 from jobkit.keys import Keys
+from tests.needs import require_cpus
 
 from .sample_jobs import SlowJob
 
@@ -191,15 +192,10 @@ def _cpus_allowed(pid: int) -> str:
                 if line.startswith("Cpus_allowed_list:"))
 
 
-needs_two_cpus = pytest.mark.skipif(
-    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
-    reason="pinning needs Linux and two usable CPUs")
-
-
-@needs_two_cpus
 @pytest.mark.parametrize("pin", [True, False], ids=["pinned", "no-pin"])
 def test_processes_get_a_cpu_each_unless_no_pin(real_settings: jobkit.Settings,
                                                  tmp_path: Path, pin: bool) -> None:
+    require_cpus(2)
     r = jobkit.get_client().redis
     keys = Keys(real_settings.namespace)
     log = tmp_path / "supervisor.log"
