@@ -18,6 +18,7 @@ from . import scripts
 from .ack import add_dead
 from .errors import JobkitError, PayloadError
 from .keys import Keys
+from .replies import integer, texts, values
 from .settings import Settings
 
 SETS = ("schedule", "retry", "dead")
@@ -59,10 +60,6 @@ def _time(value: Any) -> float | None:
         return None
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _load(raw: bytes) -> dict[str, Any]:
     try:
         value = json.loads(raw)
@@ -86,7 +83,7 @@ class Admin:
     # -- reading ---------------------------------------------------------------------------
 
     def queue_names(self) -> list[str]:
-        return sorted(_text(m) for m in self.redis.smembers(self.keys.queues))
+        return sorted(texts(self.redis.smembers(self.keys.queues)))
 
     def queues(self) -> list[dict[str, Any]]:
         """Each known queue's size and latency (seconds since its oldest job was enqueued)."""
@@ -108,9 +105,9 @@ class Admin:
     def processes(self) -> list[dict[str, Any]]:
         """Live processes from the heartbeat hashes (expired ones are skipped)."""
         out = []
-        for identity in sorted(_text(m) for m in self.redis.smembers(self.keys.processes)):
-            info, busy, beat, quiet = self.redis.hmget(
-                self.keys.process(identity), ["info", "busy", "beat", "quiet"])
+        for identity in sorted(texts(self.redis.smembers(self.keys.processes))):
+            info, busy, beat, quiet = values(self.redis.hmget(
+                self.keys.process(identity), ["info", "busy", "beat", "quiet"]))
             if info is None:
                 continue
             data = json.loads(info)
@@ -122,15 +119,16 @@ class Admin:
 
     def stats(self) -> dict[str, Any]:
         """Sidekiq's dashboard numbers."""
-        processed, failed = self.redis.mget(self.keys.stat("processed"), self.keys.stat("failed"))
+        processed, failed = values(
+            self.redis.mget(self.keys.stat("processed"), self.keys.stat("failed")))
         queues = self.queues()
         processes = self.processes()
         return {
             "processed": int(processed or 0), "failed": int(failed or 0),
             "enqueued": sum(q["size"] for q in queues),
-            "scheduled": int(self.redis.zcard(self.keys.schedule)),
-            "retries": int(self.redis.zcard(self.keys.retry)),
-            "dead": int(self.redis.zcard(self.keys.dead)),
+            "scheduled": integer(self.redis.zcard(self.keys.schedule)),
+            "retries": integer(self.redis.zcard(self.keys.retry)),
+            "dead": integer(self.redis.zcard(self.keys.dead)),
             "processes": len(processes), "busy": sum(p["busy"] for p in processes),
             "queues": queues,
         }

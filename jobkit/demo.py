@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from .job import Job
 from .keys import Keys
 from .middleware.base import Payload, ServerMiddleware
+from .replies import integer, values
 from .settings import Settings
 from .worker import Worker, WorkerOptions
 
@@ -190,12 +191,12 @@ def _state(worker: Worker, keys: Keys) -> dict[str, int]:
 
 
 def _dead(worker: Worker, keys: Keys) -> int:
-    return int(worker.redis.zcard(keys.dead))
+    return integer(worker.redis.zcard(keys.dead))
 
 
 def _summary(worker: Worker, keys: Keys, latency: _Latency, deaths: list[str],
              elapsed: float) -> dict[str, Any]:
-    stat = worker.redis.mget(keys.stat("processed"), keys.stat("failed"))
+    stat = values(worker.redis.mget(keys.stat("processed"), keys.stat("failed")))
     queues = {}
     for name, _ in QUEUES:
         waits = sorted(latency.by_queue.get(name, []))
@@ -205,11 +206,11 @@ def _summary(worker: Worker, keys: Keys, latency: _Latency, deaths: list[str],
             "latency_ms_max": round(1000 * waits[-1], 1) if waits else 0.0,
         }
     return {
-        "processed": int(stat[0] or 0),
-        "failed": int(stat[1] or 0),
+        "processed": integer(stat[0]),
+        "failed": integer(stat[1]),
         "dead": _dead(worker, keys),
         "retried": worker.retried,
-        "retries_pending": int(worker.redis.zcard(keys.retry)),
+        "retries_pending": integer(worker.redis.zcard(keys.retry)),
         "deaths": deaths,
         "queues": queues,
         "seconds": round(elapsed, 2),

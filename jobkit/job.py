@@ -281,7 +281,7 @@ def job(
             )
 
         def perform(self: Job, *args: Any) -> None:
-            fn(*args)  # type: ignore[call-arg]
+            fn(*args)  # type: ignore[call-arg, unused-ignore]
 
         attrs: dict[str, Any] = {
             "__module__": fn.__module__,

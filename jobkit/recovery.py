@@ -14,16 +14,13 @@ from .ack import add_dead, call_death_handlers
 from .errors import PayloadError, WorkerCrashed
 from .keys import Keys
 from .processor import invalid_payload
+from .replies import texts
 from .retry import record_error
 from .settings import Settings
 
 log = logging.getLogger("jobkit.recovery")
 #: Recovery counts are forgotten a day after the last recovery.
 COUNTS_TTL = 24 * 3600
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class Recovery:
@@ -39,7 +36,7 @@ class Recovery:
 
     def run(self) -> int:
         """Requeue the jobs of every dead process; returns how many jobs moved."""
-        members = [_text(m) for m in self.redis.smembers(self.keys.inprogress_index)]
+        members = texts(self.redis.smembers(self.keys.inprogress_index))
         identities = sorted({m.split("|", 1)[0] for m in members})
         moved = 0
         if identities:

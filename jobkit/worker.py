@@ -30,6 +30,7 @@ from .keys import Keys
 from .middleware.logging import JobLogger
 from .processor import Outcome, Processor, invalid_payload
 from .recovery import Recovery
+from .replies import integer
 from .scheduler import Scheduler
 from .settings import Settings
 from .worker_options import MAX_PREFETCH, PREFETCH_SECONDS, WorkerOptions
@@ -395,7 +396,7 @@ class Worker:
                     next_recover = now + self.settings.recovery_timeout / 2
                 if now >= next_poll and not self._quiet.is_set():
                     self.scheduler.enqueue_due()
-                    processes = int(self.redis.scard(self.keys.processes) or 1)
+                    processes = integer(self.redis.scard(self.keys.processes)) or 1
                     next_poll = now + self.scheduler.next_wait(processes, self._rng)
             except redis.RedisError as e:
                 log.warning("housekeeping failed, retrying: %s", e)

@@ -93,7 +93,9 @@ class PositionMap:
     def _kind(self, kind: str) -> list[_Located]:
         if kind not in self._anchors:
             walked = ast.walk(self.tree) if self.tree else iter(())
-            found = [n for n in walked if isinstance(n, _AST_KINDS[kind])]
+            # mypy 1.10 widens the isinstance-filtered nodes back to ast.AST.
+            found: list[_Located] = [
+                n for n in walked if isinstance(n, _AST_KINDS[kind])]  # type: ignore[misc, unused-ignore]
             found.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0),
                                       -(n.end_col_offset or 0)))
             self._anchors[kind] = found

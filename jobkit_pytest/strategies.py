@@ -72,8 +72,8 @@ def strategy_for(hint: Any, where: str = "argument") -> st.SearchStrategy[Any]:
 def args_for(job: Any) -> st.SearchStrategy[tuple[Any, ...]]:
     """A strategy of argument tuples for ``job``'s ``perform`` (required parameters only)."""
     cls = jobkit.resolve(job)
-    func: Callable[..., Any] = job.func if isinstance(job, jobkit.JobFunction) else cls.perform
     skip_self = not isinstance(job, jobkit.JobFunction)
+    func: Callable[..., Any] = cls.perform if skip_self else job.func
     try:
         hints = typing.get_type_hints(func)
     except (NameError, TypeError) as e:
