@@ -16,16 +16,12 @@ import redis
 from . import payload as pl
 from . import scripts
 from .ack import add_dead
-from .errors import JobkitError, PayloadError
+from .errors import JobkitError, NotFoundError, PayloadError
 from .keys import Keys
 from .replies import integer, texts, values
 from .settings import Settings
 
 SETS = ("schedule", "retry", "dead")
-
-
-class NotFoundError(JobkitError, LookupError):
-    """Raised when no job with the given jid is in the sets or queues searched."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The ``jobkit`` command: ``worker`` and ``demo`` (operations commands live in ``ops``)."""
+"""The ``jobkit`` command: the worker, the demo, and the operations commands (in ``ops``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
-from .errors import ConfigError, JobkitError
+from . import cli_errors
+from ._version import __version__
+from .errors import ConfigError
 from .fetch import parse_queue
 from .settings import Settings
 
@@ -97,13 +100,53 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if summary["processed"] > 0 else 1
 
 
+DESCRIPTION = """\
+Run and operate jobkit background jobs: a Sidekiq-compatible Redis job runtime.
+
+Redis is taken from --redis-url, else $JOBKIT_REDIS_URL or $REDIS_URL, else
+redis://localhost:6379/0; --namespace (or $JOBKIT_NAMESPACE) prefixes every key."""
+
+EPILOG = """\
+examples:
+  jobkit demo                                   a sample workload on the embedded Redis
+  jobkit worker -r myapp.jobs -q critical,3 -q default -c 10
+  jobkit stats                                  what is queued, running, retrying, dead
+  jobkit retry --all --dead                     push every dead job back onto its queue
+  jobkit COMMAND --help                         the options of one command
+
+exit status: 0 done, 1 nothing found to act on, 2 bad command line or configuration,
+3 Redis unreachable or refusing, 130 interrupted."""
+
+WORKER_EPILOG = """\
+examples:
+  jobkit worker -r myapp.jobs                   work queue 'default' with 10 threads
+  jobkit worker -r myapp/jobs.py -q critical,3 -q default,2 -q low,1
+  jobkit worker -r myapp.jobs -q critical -q default --strict    strict priority
+  jobkit worker -r myapp.jobs --processes 2     one process per CPU, restarted if they die
+
+signals: TERM/INT stop gracefully (a second one exits at once), TSTP stops fetching (quiet)."""
+
+
+def _parser(sub: Any, name: str, summary: str, description: str = "",
+            epilog: str = "") -> argparse.ArgumentParser:
+    """A subcommand whose --help shows its description and examples as written."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=description or summary, epilog=epilog or None,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jobkit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="jobkit", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"jobkit {__version__}")
     parser.add_argument("--log-level", choices=LOG_LEVELS,
                         help="default: INFO for worker, ERROR for the demo and operations")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    w = sub.add_parser("worker", help="run a worker process")
+    w = _parser(sub, "worker", "run a worker process",
+                "Fetch jobs from the given queues and run them on threads, with reliable "
+                "fetch:\na job leaves Redis only once its outcome is written.", WORKER_EPILOG)
     w.add_argument("-r", "--require", action="append", default=[], metavar="MODULE",
                    help="module or .py file that defines jobs (repeatable)")
     w.add_argument("-q", "--queue", action="append", default=[], metavar="NAME[,WEIGHT]",
@@ -126,7 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_redis_options(w)
     w.set_defaults(func=_cmd_worker)
 
-    d = sub.add_parser("demo", help="run a sample workload on the embedded Redis")
+    d = _parser(sub, "demo", "run a sample workload on the embedded Redis",
+                "Run orders, receipts, a flaky sync, a dying import and a scheduled report "
+                "through\na real worker, and print what happened.",
+                "examples:\n  jobkit demo\n  jobkit demo --redis-url redis://localhost:6379/0"
+                "    on a real Redis, under jobkit-demo: only")
     d.add_argument("--redis-url", help="use this Redis instead of the embedded fakeredis")
     d.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS)
     d.add_argument("--orders", type=int, default=200, help="orders to process (default: 200)")
@@ -134,8 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import ops
 
-    ops.add_commands(sub, _add_redis_options)
+    ops.add_commands(sub, _add_redis_options, _parser)
+    c = _parser(sub, "completion", "print a shell completion script",
+                "Print the completion script for your shell.",
+                "examples:\n  jobkit completion bash > ~/.local/share/bash-completion/"
+                "completions/jobkit\n  jobkit completion zsh > ~/.zfunc/_jobkit")
+    c.add_argument("shell", choices=["bash", "zsh", "tcsh"], help="the shell to complete in")
+    c.set_defaults(func=lambda args: _cmd_completion(parser, args.shell))
     return parser
+
+
+def _cmd_completion(parser: argparse.ArgumentParser, shell: str) -> int:
+    import shtab
+
+    sys.stdout.write(shtab.complete(parser, shell=shell))
+    return 0
 
 
 def _add_redis_options(p: argparse.ArgumentParser) -> None:
@@ -155,16 +215,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = args.log_level or ("INFO" if args.command == "worker" else "ERROR")
     logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
-    try:
+
+    def command() -> int:
         if args.command != "worker" and getattr(args, "require", None):
             sys.path.insert(0, os.getcwd())
             for spec in args.require:
                 _require(spec)
         code: int = args.func(args)
-    except JobkitError as e:
-        print(f"jobkit: error: {e}", file=sys.stderr)
-        return 2
-    return code
+        return code
+
+    def redis_url() -> str:
+        from .config import get_settings
+
+        return getattr(args, "redis_url", None) or get_settings().redis_url
+
+    return cli_errors.run(command, redis_url)
 
 
 if __name__ == "__main__":

@@ -33,3 +33,7 @@ class UnknownJobError(PayloadError):
 
 class WorkerCrashed(JobkitError):
     """Recorded on a job that was in progress in too many worker processes that died."""
+
+
+class NotFoundError(JobkitError, LookupError):
+    """Raised when no job, queue or entry with the given name is where it was looked for."""

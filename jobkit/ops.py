@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from .errors import ArgumentError
+from .errors import ArgumentError, NotFoundError
 
 
 def _admin(args: argparse.Namespace) -> Any:
@@ -38,6 +38,14 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO) ->
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for row in cells:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def _error(error_class: str | None, message: str | None, width: int = 60) -> str:
+    """The error's useful part: the class's own name (not its module path) and the message's
+    first line, cut at the end."""
+    name = (error_class or "").replace("::", ".").rpartition(".")[2]
+    first = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
+    return _short(f"{name}: {first}" if name and first else name or first or "-", width)
 
 
 def _emit(args: argparse.Namespace, data: Any, render: Callable[[TextIO], object]) -> int:
@@ -75,11 +83,11 @@ def _list(where: str) -> Callable[[argparse.Namespace], int]:
         if args.limit < 1:
             raise ArgumentError(f"--limit={args.limit} must be at least 1")
         records = [r.summary() for r in _admin(args).entries(where, limit=args.limit)]
-        label = "died" if where == "dead" else "next run"
+        label = "died (UTC)" if where == "dead" else "next run (UTC)"
         return _emit(args, records, lambda out: _table(
             [(r["jid"], r["class"], _short(r["args"], 30), r["queue"], _when(r["at"]),
               r["retry_count"] if r["retry_count"] is not None else "-",
-              _short(f"{r['error_class'] or ''}: {r['error_message'] or ''}".strip(": "), 50))
+              _error(r["error_class"], r["error_message"]))
              for r in records],
             ("jid", "class", "args", "queue", label, "retries", "error"), out))
     return run
@@ -130,6 +138,9 @@ def cmd_clear(args: argparse.Namespace) -> int:
     target = f"the {args.set} set" if args.set else f"queue {args.queue!r}"
     if not args.set and not args.queue:
         raise ArgumentError("jobkit clear needs a QUEUE or --set schedule|retry|dead")
+    if not args.set and args.queue not in admin.queue_names():
+        known = ", ".join(admin.queue_names()) or "none"
+        raise NotFoundError(f"queue {args.queue!r} does not exist (queues: {known})")
     if not args.yes:
         if not sys.stdin.isatty():
             raise ArgumentError(f"refusing to clear {target} without confirmation; pass --yes")
@@ -158,6 +169,16 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
                                     ("namespace", args.namespace)) if v is not None}
     client = Client(get_settings().replace(**overrides))
     job = lookup(args.name)
+    if job is None and args.strict:
+        raise NotFoundError(f"NAME={args.name!r} is not a registered job"
+                            f"{' (load its module with -r MODULE)' if not args.require else ''}"
+                            "; --strict refuses to enqueue what it cannot check")
+    if job is None:
+        sys.stderr.write(
+            f"jobkit: warning: {args.name!r} is not a job registered in this process "
+            f"{'(-r MODULE loads it)' if not args.require else '(not defined by -r)'}: its "
+            "options and argument checks were not applied; enqueued with Sidekiq's defaults "
+            "(retry: true, 25 attempts)\n")
     if job is not None:
         options = job.options()
         if args.queue:
@@ -176,38 +197,71 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
                                        f"{payload['queue']}\n"))
 
 
-def add_commands(sub: Any, add_redis_options: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_commands(
+    sub: Any,
+    add_redis_options: Callable[[argparse.ArgumentParser], None],
+    make_parser: Callable[..., argparse.ArgumentParser],
+) -> None:
     """Register the operations subcommands on the ``jobkit`` parser."""
 
-    def command(name: str, help: str, func: Callable[[argparse.Namespace], int]) -> Any:
-        p = sub.add_parser(name, help=help)
+    def command(name: str, summary: str, func: Callable[[argparse.Namespace], int],
+                description: str = "", examples: Sequence[str] = ()) -> argparse.ArgumentParser:
+        epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else ""
+        p = make_parser(sub, name, summary, description, epilog)
         add_redis_options(p)
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
         p.set_defaults(func=func)
         return p
 
     command("stats", "processed/failed totals, queue sizes and latency, set sizes, processes",
-            cmd_stats)
-    command("queues", "queues with their size and latency", cmd_queues)
+            cmd_stats, examples=["jobkit stats", "jobkit stats --json | jq .dead"])
+    command("queues", "queues with their size and latency", cmd_queues,
+            "Each queue's size and latency: the age of its oldest waiting job.",
+            ["jobkit queues"])
     for name, where in (("retries", "retry"), ("dead", "dead"), ("scheduled", "schedule")):
-        p = command(name, f"list jobs in the {where} set", _list(where))
-        p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
-    p = command("retry", "push a retry/dead/scheduled job onto its queue now", cmd_retry)
-    p.add_argument("jid", nargs="?")
+        p = command(name, f"list jobs in the {where} set", _list(where),
+                    f"The jobs in the {where} set, "
+                    f"{'newest first' if where == 'dead' else 'soonest first'} (times in UTC).",
+                    [f"jobkit {name}", f"jobkit {name} --limit 500 --json"])
+        p.add_argument("--limit", type=int, default=50, metavar="N",
+                       help="at most this many (default 50)")
+    jid_help = "the job's id (jid), as listed by jobkit retries / dead / scheduled"
+    p = command("retry", "push a retry/dead/scheduled job onto its queue now", cmd_retry,
+                "Push a job from the retry, dead or schedule set onto its queue now, keeping "
+                "its jid\n(Sidekiq's \"Retry now\"); --all does it for the whole retry set.",
+                ["jobkit retry 2b9f0c1d8e7a6b5c4d3e2f1a", "jobkit retry --all",
+                 "jobkit retry --all --dead"])
+    p.add_argument("jid", nargs="?", help=jid_help)
     p.add_argument("--all", action="store_true", help="every job in the retry set")
     p.add_argument("--dead", action="store_true", help="with --all: the dead set instead")
-    p = command("kill", "move a retry or scheduled job to the dead set", cmd_kill)
-    p.add_argument("jid")
-    p = command("delete", "delete a job from the schedule, retry or dead set", cmd_delete)
-    p.add_argument("jid")
-    p = command("clear", "delete every job in a queue (or a set with --set)", cmd_clear)
-    p.add_argument("queue", nargs="?")
-    p.add_argument("--set", choices=["schedule", "retry", "dead"])
+    p = command("kill", "move a retry or scheduled job to the dead set", cmd_kill,
+                examples=["jobkit kill 2b9f0c1d8e7a6b5c4d3e2f1a"])
+    p.add_argument("jid", help=jid_help)
+    p = command("delete", "delete a job from the schedule, retry or dead set", cmd_delete,
+                examples=["jobkit delete 2b9f0c1d8e7a6b5c4d3e2f1a"])
+    p.add_argument("jid", help=jid_help)
+    p = command("clear", "delete every job in a queue (or a set with --set)", cmd_clear,
+                "Delete every job waiting in QUEUE, or every job of a set. Asks first, unless "
+                "--yes;\nwithout a terminal to ask on, refuses.",
+                ["jobkit clear low", "jobkit clear --set dead --yes"])
+    p.add_argument("queue", nargs="?", metavar="QUEUE", help="the queue to empty")
+    p.add_argument("--set", choices=["schedule", "retry", "dead"],
+                   help="empty this sorted set instead of a queue")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p = command("enqueue", "enqueue a job by name with a JSON array of arguments", cmd_enqueue)
-    p.add_argument("name", help="registered job name (or any Sidekiq class name)")
+    p = command("enqueue", "enqueue a job by name with a JSON array of arguments", cmd_enqueue,
+                "Enqueue a job by name. With -r the job's class is loaded, so its options "
+                "(queue,\nretry, …) and argument checks apply; without it jobkit cannot "
+                "check anything and\nwrites Sidekiq's defaults (it says so; --strict "
+                "refuses instead).",
+                ["jobkit enqueue -r myapp.jobs myapp.jobs.SyncJob '[42]'",
+                 "jobkit enqueue -r myapp.jobs myapp.jobs.ReportJob '[]' --in 3600",
+                 "jobkit enqueue HardWorker '[1, \"a\"]' --queue critical   # a Ruby class"])
+    p.add_argument("name", metavar="NAME", help="registered job name (or any Sidekiq class name)")
     p.add_argument("args_json", metavar="ARGS_JSON", help="JSON array, e.g. '[42]'")
-    p.add_argument("--queue", help="queue (default: the job's, or 'default')")
-    p.add_argument("--in", dest="in_", type=float, help="run after this many seconds")
+    p.add_argument("--queue", metavar="QUEUE", help="queue (default: the job's, or 'default')")
+    p.add_argument("--in", dest="in_", type=float, metavar="SECONDS",
+                   help="run after this many seconds")
     p.add_argument("-r", "--require", action="append", default=[], metavar="MODULE",
                    help="import this module first, so the job's own options apply")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a NAME that is not a job registered by -r")
