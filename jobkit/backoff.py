@@ -4,6 +4,7 @@ crash."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -20,18 +21,31 @@ def next_backoff(previous: float, what: str, error: Exception) -> float:
     return delay
 
 
-def retry_redis(what: str, call: Callable[[], object], *, attempts: int | None = None) -> None:
-    """Call ``call`` until it succeeds (or ``attempts`` Redis errors were logged)."""
+def retry_redis(
+    what: str,
+    call: Callable[[], object],
+    *,
+    attempts: int | None = None,
+    stop: threading.Event | None = None,
+) -> bool:
+    """Call ``call`` until it succeeds (True), or until ``attempts`` Redis errors were logged
+    or ``stop`` is set (False). ``stop`` is looked at while waiting, so a signal during an
+    outage ends the wait at once."""
     backoff = 0.0
     tries = 0
     while True:
+        if stop is not None and stop.is_set():
+            return False
         try:
             call()
-            return
+            return True
         except redis.RedisError as e:
             tries += 1
             if attempts is not None and tries >= attempts:
                 log.error("%s failed after %d attempts: %s", what, tries, e)
-                return
+                return False
             backoff = next_backoff(backoff, what, e)
-            time.sleep(backoff)
+            if stop is not None:
+                stop.wait(backoff)
+            else:
+                time.sleep(backoff)

@@ -119,10 +119,17 @@ class Worker:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Announce the process and start all threads; returns at once."""
-        retry_redis("start", self.heartbeat.alive)
-        retry_redis("heartbeat", lambda: self.heartbeat.beat({}, quiet=False))
+    def start(self) -> bool:
+        """Announce the process and start all threads; returns at once. While Redis is
+        unreachable it retries, until :meth:`request_stop` — then it returns False, having
+        started nothing."""
+        stop = self._stopping
+        if not (retry_redis("start", self.heartbeat.alive, stop=stop)
+                and retry_redis("heartbeat", lambda: self.heartbeat.beat({}, quiet=False),
+                                stop=stop)):
+            log.info("worker %s stopped before it started", self.identity)
+            self._stopped.set()
+            return False
         spawn = self._spawn
         self._threads = [spawn(self._exchange_loop, "exchanger"),
                          spawn(self._housekeeping_loop, "housekeeper")]
@@ -130,6 +137,7 @@ class Worker:
                            for i in range(self.options.concurrency)]
         log.info("worker %s started: queues=%s concurrency=%d", self.identity,
                  ",".join(f"{n}:{w}" for n, w in self.options.queues), self.options.concurrency)
+        return True
 
     def _spawn(self, target: object, name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=f"jobkit-{name}", daemon=True)  # type: ignore[arg-type]
@@ -146,7 +154,8 @@ class Worker:
 
     def run(self) -> None:
         """Start, block until :meth:`request_stop` (or a TERM signal via Redis), then stop."""
-        self.start()
+        if not self.start():
+            return
         try:
             while not self._stopping.wait(0.5):
                 pass
