@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from .connection import drop_memory_server
 from .job import Job
 from .keys import Keys
 from .middleware.base import Payload, ServerMiddleware
@@ -106,13 +107,20 @@ class _Latency(ServerMiddleware):
         call_next()
 
 
-def run(*, redis_url: str | None, orders: int = 200, out: TextIO = sys.stdout) -> dict[str, Any]:
-    """Run the demo; returns the summary it printed (for tests)."""
-    url = redis_url or f"memory://demo-{uuid.uuid4().hex}"
+def run(*, redis_url: str | None, orders: int = 200,
+        out: TextIO | None = None) -> dict[str, Any]:
+    """Run the demo; returns the summary it printed (for tests).
+
+    On a real Redis every key lives under ``jobkit-demo:RUN:``, a namespace of this run's
+    own, and all of them are deleted at the end: the server is left as it was found, and two
+    demos on one server never touch each other's keys."""
+    out = out if out is not None else sys.stdout  # read now: tests and callers replace it
+    run_id = uuid.uuid4().hex[:12]
+    url = redis_url or f"memory://demo-{run_id}"
     deaths: list[str] = []
     settings = Settings(
         redis_url=url,
-        namespace="jobkit-demo",
+        namespace=f"jobkit-demo:{run_id}",
         poll_interval=0.1,
         heartbeat_interval=0.5,
         recovery_timeout=5.0,
@@ -122,8 +130,18 @@ def run(*, redis_url: str | None, orders: int = 200, out: TextIO = sys.stdout) -
     worker = Worker(settings, WorkerOptions(queues=QUEUES, concurrency=8, log_jobs=False,
                                             extra_middleware=(latency,)))
     keys = Keys(settings.namespace)
-    _clean(worker, keys)
+    try:
+        summary = _run(worker, keys, settings, latency, deaths, orders,
+                       where="embedded fakeredis" if not redis_url else url, out=out)
+    finally:
+        _clean(worker, keys)
+        drop_memory_server(url)
+    _print_summary(summary, out)
+    return summary
 
+
+def _run(worker: Worker, keys: Keys, settings: Settings, latency: _Latency, deaths: list[str],
+         orders: int, *, where: str, out: TextIO) -> dict[str, Any]:
     from .client import Client
 
     client = Client(settings, connection=worker.redis)
@@ -133,7 +151,7 @@ def run(*, redis_url: str | None, orders: int = 200, out: TextIO = sys.stdout) -
     client.enqueue(DailyReportJob, ["2026-11-29"], DailyReportJob.options(),
                    at=settings.clock() + 1.0)
     total = 2 * orders + 3
-    out.write(f"jobkit demo: {total} jobs on {'embedded fakeredis' if not redis_url else url}, "
+    out.write(f"jobkit demo: {total} jobs on {where}, "
               f"queues {', '.join(f'{n}:{w}' for n, w in QUEUES)}\n")
 
     worker.start()
@@ -158,10 +176,7 @@ def run(*, redis_url: str | None, orders: int = 200, out: TextIO = sys.stdout) -
         worker.stop(timeout=5)
     if tty:
         out.write("\n")
-    elapsed = time.monotonic() - started
-    summary = _summary(worker, keys, latency, deaths, elapsed)
-    _print_summary(summary, out)
-    return summary
+    return _summary(worker, keys, latency, deaths, time.monotonic() - started)
 
 
 def _workload(orders: int) -> list[tuple[type[Job], list[Any]]]:
@@ -175,7 +190,7 @@ def _workload(orders: int) -> list[tuple[type[Job], list[Any]]]:
 
 
 def _clean(worker: Worker, keys: Keys) -> None:
-    # Only the demo's own namespace is touched, so a real Redis keeps its other data.
+    # Only this run's namespace is touched, so a real Redis keeps its other data.
     for key in worker.redis.scan_iter(match=f"{keys.namespace}:*", count=1000):
         worker.redis.delete(key)
 

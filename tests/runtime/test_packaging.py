@@ -5,10 +5,16 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+import pytest
+import redis
 
 import jobkit
 from jobkit import demo
+from jobkit.cli import main
+from tests.needs import REAL_REDIS_URL, require_real_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +54,24 @@ def test_demo_runs_the_workload_on_the_embedded_redis() -> None:
     assert "ImportLegacyOrderJob" in summary["deaths"][0]
     text = out.getvalue()
     assert "done in" in text and "critical" in text and "dead: demo.ImportLegacyOrderJob" in text
+
+
+def test_demo_on_a_real_redis_leaves_no_key_behind(capsys: pytest.CaptureFixture[str]) -> None:
+    require_real_redis()
+    r = redis.Redis.from_url(REAL_REDIS_URL)
+    # Another demo's key on the same server: this run must not touch it.
+    neighbour = f"jobkit-demo:{uuid.uuid4().hex[:12]}:queue:default"
+    r.lpush(neighbour, "{}")
+    before = set(r.scan_iter(match="jobkit-demo*", count=1000))
+    try:
+        assert main(["demo", "--redis-url", REAL_REDIS_URL, "--orders", "5"]) == 0
+        out = capsys.readouterr().out
+        assert "done in" in out and "performed (4 failed: 3 retried, 1 dead)" in out
+        assert set(r.scan_iter(match="jobkit-demo*", count=1000)) == before
+        assert neighbour.encode() in before
+    finally:
+        r.delete(neighbour)
+        r.close()
 
 
 def test_demo_command_runs_from_the_console_script() -> None:
