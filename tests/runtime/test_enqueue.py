@@ -191,3 +191,28 @@ def test_use_client_installs_a_client_and_its_settings(settings: jobkit.Settings
     client = jobkit.Client(settings.replace(namespace=settings.namespace + "-b"))
     assert jobkit.use_client(client) is client.settings
     assert jobkit.get_client() is client
+
+
+class TaggedJob(jobkit.Job):
+    name = "enqueue_test.TaggedJob"
+    tags = ("billing", "vip")
+
+    def perform(self, order_id: int) -> None:
+        performed.append(("tagged", [order_id]))
+
+
+def test_tags_option_travels_in_the_payload_and_the_job_runs(settings: jobkit.Settings,
+                                                             r: redis.Redis) -> None:
+    performed.clear()
+    TaggedJob.perform_async(1)
+    TaggedJob.set(tags=["audit"]).perform_in(60, 2)
+    ProcessOrderJob.perform_async(3)
+    keys = Keys(settings.namespace)
+    [queued] = [json.loads(raw) for raw in r.lrange(keys.queue("default"), 0, -1)]
+    [scheduled] = [json.loads(raw) for raw in r.zrange(keys.schedule, 0, -1)]
+    [untagged] = [json.loads(raw) for raw in r.lrange(keys.queue("critical"), 0, -1)]
+    assert (queued["tags"], scheduled["tags"]) == (["billing", "vip"], ["audit"])
+    assert "tags" not in untagged
+    outcome = _worker(settings, "default").process_one()
+    assert outcome is not None and outcome.status == "done"
+    assert performed == [("tagged", [1])]

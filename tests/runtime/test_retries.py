@@ -61,6 +61,18 @@ class NoDeadJob(jobkit.Job):
         raise GatewayDown("down")
 
 
+class RetryTrueJob(jobkit.Job):
+    name = "retry_test.RetryTrueJob"
+    retry = True
+    retry_jitter = False
+
+    @classmethod
+    def retry_in(cls, count: int, exc: BaseException) -> float:
+        return 1.0
+
+    def perform(self) -> None:
+        raise GatewayDown("down")
+
 
 def _setup(settings: jobkit.Settings, **changes: Any) -> tuple[jobkit.Worker, Clock, Keys]:
     clock = Clock()
@@ -224,3 +236,20 @@ def test_job_calling_sys_exit_is_a_failure_not_a_dead_thread(settings: jobkit.Se
     assert worker.process_one().status == "retry"  # type: ignore[union-attr]
     [(job, _)] = _retry_set(r, keys)
     assert job["error_class"] == "SystemExit"
+
+
+def test_retry_true_means_default_max_retries_attempts(settings: jobkit.Settings,
+                                                       r: redis.Redis) -> None:
+    assert jobkit.Settings.from_env({"JOBKIT_DEFAULT_MAX_RETRIES": "2"}).default_max_retries == 2
+    worker, clock, keys = _setup(settings, default_max_retries=2)
+    jid = RetryTrueJob.perform_async()
+    statuses = []
+    for _ in range(3):
+        outcome = worker.process_one()
+        assert outcome is not None
+        statuses.append(outcome.status)
+        clock.now += 5
+        worker.scheduler.enqueue_due(now=clock.now)
+    assert statuses == ["retry", "retry", "dead"]
+    [dead] = [json.loads(raw) for raw in r.zrange(keys.dead, 0, -1)]
+    assert (dead["jid"], dead["retry"], dead["retry_count"]) == (jid, True, 2)
