@@ -3,11 +3,14 @@ unfinished work. These run ``python -m jobkit worker`` against the real Redis.""
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,10 +19,11 @@ import pytest
 import redis
 
 import jobkit
+from jobkit import supervisor as sup
 from jobkit.keys import Keys
 from tests.needs import require_cpus
 
-from .sample_jobs import SlowJob
+from .sample_jobs import RecordJob, SlowJob
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -252,3 +256,163 @@ def test_processes_stop_when_the_supervisor_is_killed(real_settings: jobkit.Sett
         wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists()  # type: ignore[misc]
                  or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], 10,
                  f"worker {pid} to exit")
+
+
+def _enqueue_by_name(settings: jobkit.Settings, name: str, args: str, queue: str) -> None:
+    from jobkit.cli import main
+
+    assert main(["enqueue", name, args, "--queue", queue, "--redis-url", settings.redis_url,
+                 "--namespace", settings.namespace]) == 0
+
+
+def _one_worker(r: redis.Redis, keys: Keys) -> str:
+    wait_for(lambda: r.scard(keys.processes) == 1, 15, "the worker to register")
+    [identity] = [m.decode() for m in r.smembers(keys.processes)]
+    return identity
+
+
+def test_strict_works_the_queues_in_the_given_order_whatever_the_weights(
+    real_settings: jobkit.Settings, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    r = jobkit.get_client().redis
+    ns = real_settings.namespace
+    for i in range(4):
+        RecordJob.set(queue="high").perform_async(f"high-{i}")
+        RecordJob.set(queue="low").perform_async(f"low-{i}")
+    # Weighted, "high,100" would come first 100 times in 101; strict, "low" always does.
+    worker = spawn("--strict", "-q", "low", "-q", "high,100", "-c", "1", "--prefetch", "1")
+    wait_for(lambda: r.llen(f"{ns}:test:record") == 8, 15, "the eight jobs to run")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert [v.decode() for v in r.lrange(f"{ns}:test:record", 0, -1)] == [
+        *(f"'low-{i}'" for i in range(4)), *(f"'high-{i}'" for i in range(4))]
+
+
+def test_require_imports_jobs_from_a_py_path_with_its_siblings_importable(
+    real_settings: jobkit.Settings, spawn: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    r = jobkit.get_client().redis
+    ns = real_settings.namespace
+    app = tmp_path / "some" / "app"
+    app.mkdir(parents=True)
+    (app / "prices_for_path_test.py").write_text("VAT = 20\n")
+    (app / "path_test_jobs.py").write_text(
+        "import jobkit\n"
+        "from prices_for_path_test import VAT  # a sibling module of this file\n\n"
+        "class PriceJob(jobkit.Job):\n"
+        "    name = 'path_test.PriceJob'\n\n"
+        "    def perform(self, net: int) -> None:\n"
+        "        client = jobkit.get_client()\n"
+        "        client.redis.rpush(f'{client.settings.namespace}:test:priced',\n"
+        "                           net * (100 + VAT) // 100)\n")
+    relative = os.path.relpath(app / "path_test_jobs.py", ROOT)
+    assert "/" in relative and not relative.startswith("/")
+    _enqueue_by_name(real_settings, "path_test.PriceJob", "[50]", "default")
+    worker = spawn("-r", relative)
+    wait_for(lambda: r.llen(f"{ns}:test:priced") == 1, 15, "the job from the file to run")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert r.lrange(f"{ns}:test:priced", 0, -1) == [b"60"]
+    assert r.zcard(Keys(ns).dead) == 0
+
+
+def test_cpu_pins_the_worker_and_all_its_threads_to_that_cpu(
+    real_settings: jobkit.Settings, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    require_cpus(2)
+    r = jobkit.get_client().redis
+    keys = Keys(real_settings.namespace)
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    worker = spawn("--cpu", str(cpu))
+    _one_worker(r, keys)
+    threads = list(Path(f"/proc/{worker.pid}/task").iterdir())
+    assert len(threads) >= 4  # main, exchanger, housekeeper and two executors
+    allowed = {_cpus_allowed_of(task) for task in threads}
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert allowed == {str(cpu)}
+
+
+def _cpus_allowed_of(proc_dir: Path) -> str:
+    status = (proc_dir / "status").read_text()
+    return next(line.split()[1] for line in status.splitlines()
+                if line.startswith("Cpus_allowed_list:"))
+
+
+def test_sigtstp_quiets_the_worker_which_keeps_running_and_fetches_nothing(
+    real_settings: jobkit.Settings, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    r = jobkit.get_client().redis
+    ns = real_settings.namespace
+    keys = Keys(ns)
+    worker = spawn()
+    identity = _one_worker(r, keys)
+    worker.send_signal(signal.SIGTSTP)
+    wait_for(lambda: r.hget(keys.process(identity), "quiet") == b"true", 10,
+             "the heartbeat to say quiet")
+    # Not stopped by the signal's default action: the process goes on beating.
+    assert Path(f"/proc/{worker.pid}/stat").read_text().split(") ")[1][0] != "T"
+    RecordJob.perform_async("after-quiet")
+    for _ in range(2):  # two heartbeats later (0.5 s each) the job is still waiting
+        beat = r.hget(keys.process(identity), "beat")
+        wait_for(lambda beat=beat: r.hget(keys.process(identity), "beat") != beat,  # type: ignore[misc]
+                 10, "a heartbeat")
+    assert r.llen(keys.queue("default")) == 1 and not r.exists(f"{ns}:test:record")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert r.llen(keys.queue("default")) == 1, "the waiting job must stay queued"
+
+
+def _supervise_a_failing_child(restarts: int) -> tuple[list[float], list[float]]:
+    """Run a one-child Supervisor whose worker cannot start until it has restarted it
+    ``restarts`` times; returns the delays it announced and the waits it really made."""
+    events: list[tuple[str, float, float]] = []
+
+    class Record(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg.startswith("started worker"):
+                events.append(("start", record.created, 0.0))
+            elif record.msg.startswith("worker %d (pid %d) exited"):
+                events.append(("exit", record.created, float(record.args[-1])))  # type: ignore[index, arg-type]
+
+    handler = Record()
+    logger = logging.getLogger("jobkit.supervisor")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    # Exits at once with "cannot import": the child that keeps dying at start.
+    supervisor = sup.Supervisor(["worker", "-r", "no_such_module_for_supervisor_test"], 1,
+                                fork=False)
+    thread = threading.Thread(target=supervisor.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: supervisor.restarts >= restarts, 30, f"{restarts} restarts")
+    finally:
+        supervisor.stop()
+        thread.join(15)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert not thread.is_alive()
+    announced = [delay for kind, _, delay in events if kind == "exit"][:restarts]
+    waits = [later[1] - exit_[1] for exit_, later in itertools.pairwise(events)
+             if exit_[0] == "exit" and later[0] == "start"][: restarts - 1]
+    return announced, waits
+
+
+def test_supervisor_restarts_a_child_dying_at_start_with_growing_delays() -> None:
+    announced, waits = _supervise_a_failing_child(3)
+    assert announced == [0.5, 1.0, 2.0]
+    assert len(waits) == 2
+    for delay, waited in zip(announced, waits, strict=False):
+        assert delay <= waited < delay + 1.0, (announced, waits)
+
+
+def test_supervisor_restarts_a_child_that_ran_healthily_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every child counts as having lived long enough: no delay grows.
+    monkeypatch.setattr(sup, "_HEALTHY_AFTER", 0.0)
+    announced, waits = _supervise_a_failing_child(2)
+    assert announced == [0.0, 0.0]
+    assert waits[0] < 0.5
