@@ -14,9 +14,10 @@ log = logging.getLogger("jobkit.worker")
 MAX_BACKOFF = 5.0
 
 
-def next_backoff(previous: float, what: str, error: Exception) -> float:
-    """The delay after ``previous``: doubling from 0.1 s up to ``MAX_BACKOFF``; logs why."""
-    delay = min(MAX_BACKOFF, max(0.1, previous * 2))
+def next_backoff(previous: float, what: str, error: Exception, *,
+                 limit: float = MAX_BACKOFF) -> float:
+    """The delay after ``previous``: doubling from 0.1 s up to ``limit``; logs why."""
+    delay = min(limit, max(0.1, previous * 2))
     log.warning("redis unavailable during %s (%s); retrying in %.1fs", what, error, delay)
     return delay
 

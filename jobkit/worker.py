@@ -394,6 +394,7 @@ class Worker:
     def _housekeeping_loop(self) -> None:
         next_beat = next_poll = next_recover = time.monotonic()
         next_poll += self.scheduler.next_wait(1, self._rng) / 2
+        backoff = 0.0
         while not self._ack_stop.is_set():
             now = time.monotonic()
             try:
@@ -407,9 +408,16 @@ class Worker:
                     self.scheduler.enqueue_due()
                     processes = integer(self.redis.scard(self.keys.processes)) or 1
                     next_poll = now + self.scheduler.next_wait(processes, self._rng)
+                backoff = 0.0
             except redis.RedisError as e:
-                log.warning("housekeeping failed, retrying: %s", e)
-                next_beat = min(next_beat, now + 1.0)
+                # The step that failed is still due: without a pause it would be retried (and
+                # logged) every few milliseconds for as long as Redis is away. The pause stays
+                # under one heartbeat interval, so the heartbeat resumes as soon as it is back.
+                backoff = next_backoff(backoff, "housekeeping", e,
+                                       limit=min(MAX_BACKOFF, self.settings.heartbeat_interval))
+                retry_at = now + backoff
+                next_beat, next_poll, next_recover = (max(t, retry_at) for t in (
+                    next_beat, next_poll, next_recover))
             wake = min(next_beat, next_poll, next_recover)
             self._ack_stop.wait(max(0.01, wake - time.monotonic()))
 

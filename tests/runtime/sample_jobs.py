@@ -3,6 +3,7 @@ test's namespace, so the test can see what ran, how often, and when."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import jobkit
@@ -35,3 +36,19 @@ class RecordJob(jobkit.Job):
     def perform(self, value: object) -> None:
         r, key = _redis_key("record")
         r.rpush(key, repr(value))  # type: ignore[attr-defined]
+
+
+class AppendJob(jobkit.Job):
+    """Sleeps, then appends its token to the file named by ``$JOBKIT_TEST_RECORD_FILE``: a
+    record of what ran that survives whatever happens to the Redis under test."""
+
+    name = "sample.AppendJob"
+
+    def perform(self, token: str, seconds: float) -> None:
+        time.sleep(seconds)
+        fd = os.open(os.environ["JOBKIT_TEST_RECORD_FILE"],
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{token}\n".encode())  # one write: lines never interleave
+        finally:
+            os.close(fd)
