@@ -12,7 +12,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ import redis
 
 import jobkit
 from tests.needs import REAL_REDIS_URL, missing, require_real_redis, same_server
+
+from .interop_jobs import RAN, DoomedJob, FlakyJob
 
 # Database 13 of the test server is this group's alone: it is flushed around every test.
 INTEROP_REDIS_URL = os.environ.get("JOBKIT_INTEROP_REDIS_URL", same_server(REAL_REDIS_URL, 13))
@@ -89,3 +92,57 @@ def sidekiq() -> Iterator[Sidekiq]:
             jobkit.configure(previous)
             r.flushdb()
             r.close()
+
+
+@pytest.fixture
+def worker(sidekiq: Sidekiq) -> Iterator[Callable[..., jobkit.Worker]]:
+    """In-process jobkit workers for ``process_one()`` on the interop database."""
+    made: list[jobkit.Worker] = []
+
+    def make(*queues: str) -> jobkit.Worker:
+        options = jobkit.WorkerOptions(queues=tuple((q, 1) for q in queues or ("default",)),
+                                       log_jobs=False)
+        made.append(jobkit.Worker(jobkit.get_settings(), options))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.redis.close()
+
+
+def ran() -> list[dict[str, Any]]:
+    raw: list[bytes] = jobkit.get_client().redis.lrange(RAN, 0, -1)  # type: ignore[assignment]
+    return [json.loads(item) for item in raw]
+
+
+def stored(key: str) -> list[dict[str, Any]]:
+    """The payloads in a sorted set or list, as jobkit wrote them."""
+    r = jobkit.get_client().redis
+    raw = r.zrange(key, 0, -1) if r.type(key) == b"zset" else r.lrange(key, 0, -1)
+    return [json.loads(item) for item in raw]  # type: ignore[union-attr]
+
+
+def make_healthy() -> None:
+    jobkit.get_client().redis.set("interop:healthy", 1)
+
+
+def fail_into_retry_set(worker: Callable[..., jobkit.Worker], *args: Any) -> str:
+    jid = FlakyJob.perform_async(*args)
+    outcome = worker().process_one()
+    assert outcome is not None and outcome.status == "retry", outcome
+    assert jid is not None
+    return jid
+
+
+def kill_into_dead_set(worker: Callable[..., jobkit.Worker], *args: Any) -> str:
+    """Fail a DoomedJob (retry = 1) twice: once into ``retry``, once into ``dead``."""
+    jid = DoomedJob.perform_async(*args)
+    w = worker()
+    first = w.process_one()
+    assert first is not None and first.status == "retry", first
+    # Make the retry due now, as if its backoff had passed.
+    assert w.scheduler.enqueue_due(now=time.time() + 3600) == 1
+    second = w.process_one()
+    assert second is not None and second.status == "dead", second
+    assert jid is not None
+    return jid

@@ -13,6 +13,11 @@
 #   add_to_queue                     SortedEntry#add_to_queue on each scheduled job
 #   signal quiet|stop                Process#quiet! / Process#stop! on every process
 #   web PATH...                      GET each Web UI page; prints {PATH: {status, body}}
+#   press PAGE BUTTON [JID...]       as a browser does: GET PAGE (with a session cookie), tick
+#                                    the checkboxes of JIDs on it, press the button named
+#                                    BUTTON (kill, delete, ...) of its form; prints {status,
+#                                    location, keys}. press-forged: the same POST without the
+#                                    page's CSRF token.
 
 require "json"
 require "sidekiq"
@@ -93,6 +98,53 @@ def web(paths)
   end
 end
 
+# Sidekiq::Web behind a real cookie session, as its docs set it up for a bare Rack app; the
+# cookie is carried from request to request like a browser's.
+class Browser
+  def initialize
+    require "securerandom"
+    require "sidekiq/web"
+    require "rack/mock"
+    require "rack/session/cookie"
+    secret = SecureRandom.hex(64)
+    app = Rack::Builder.new do
+      use Rack::Session::Cookie, secret: secret, same_site: true, max_age: 86_400
+      run Sidekiq::Web
+    end
+    @app = Rack::MockRequest.new(app)
+    @cookie = nil
+  end
+
+  def request(method, path, params = nil)
+    env = @cookie ? { "HTTP_COOKIE" => @cookie } : {}
+    env[:params] = params if params
+    response = @app.request(method, path, env)
+    set = response.headers["Set-Cookie"]
+    @cookie = set.split(";").first if set
+    response
+  end
+end
+
+def press(page, button, jids, forged: false)
+  browser = Browser.new
+  shown = browser.request("GET", page)
+  abort "GET #{page}: #{shown.status}" unless shown.status == 200
+  html = shown.body
+  form = html[/<form[^>]*method=["']post["'][^>]*>.*?<\/form>/m] or abort "no form on #{page}"
+  action = form[/action=["']([^"']+)["']/, 1]
+  button_input = form[/<input[^>]*name=["']#{Regexp.escape(button)}["'][^>]*>/] or
+    abort "no #{button} button in the form of #{page}"
+  params = { button => button_input[/value=["']([^"']*)["']/, 1] }
+  params["authenticity_token"] = form[/name=["']authenticity_token["'] value=["']([^"']+)/, 1] unless forged
+  keys = form.scan(/name=["']key\[\]["'] value=["']([^"']+)["']/).flatten
+  keys = keys.select { |key| jids.include?(key.split("-", 2).last) }
+  abort "no checkbox for #{jids.inspect} on #{page}" if jids.any? && keys.size != jids.size
+  params["key"] = keys if keys.any?
+  response = browser.request("POST", action, params)
+  { "status" => response.status, "location" => response.headers["Location"], "keys" => keys,
+    "action" => action }
+end
+
 command, *args = ARGV
 result =
   case command
@@ -120,6 +172,8 @@ result =
     { "ok" => true }
   when "web"
     web(args)
+  when "press", "press-forged"
+    press(args.fetch(0), args.fetch(1), args.drop(2), forged: command == "press-forged")
   else
     abort "unknown command #{command.inspect}"
   end

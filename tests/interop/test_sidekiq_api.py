@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,66 +19,12 @@ import pytest
 import jobkit
 from jobkit.keys import Keys
 
-from .conftest import Sidekiq
-from .interop_jobs import RAN, DoomedJob, FlakyJob, ProcessOrderJob, SlowJob
+from .conftest import Sidekiq, fail_into_retry_set, kill_into_dead_set, make_healthy, ran, stored
+from .interop_jobs import DoomedJob, FlakyJob, ProcessOrderJob, SlowJob
 
 pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = Keys("")
-
-
-@pytest.fixture
-def worker(sidekiq: Sidekiq) -> Iterator[Callable[..., jobkit.Worker]]:
-    """In-process jobkit workers for ``process_one()`` on the interop database."""
-    made: list[jobkit.Worker] = []
-
-    def make(*queues: str) -> jobkit.Worker:
-        options = jobkit.WorkerOptions(queues=tuple((q, 1) for q in queues or ("default",)),
-                                       log_jobs=False)
-        made.append(jobkit.Worker(jobkit.get_settings(), options))
-        return made[-1]
-
-    yield make
-    for w in made:
-        w.redis.close()
-
-
-def ran() -> list[dict[str, Any]]:
-    raw: list[bytes] = jobkit.get_client().redis.lrange(RAN, 0, -1)  # type: ignore[assignment]
-    return [json.loads(item) for item in raw]
-
-
-def stored(key: str) -> list[dict[str, Any]]:
-    """The payloads in a sorted set or list, as jobkit wrote them."""
-    r = jobkit.get_client().redis
-    raw = r.zrange(key, 0, -1) if r.type(key) == b"zset" else r.lrange(key, 0, -1)
-    return [json.loads(item) for item in raw]  # type: ignore[union-attr]
-
-
-def make_healthy() -> None:
-    jobkit.get_client().redis.set("interop:healthy", 1)
-
-
-def fail_into_retry_set(worker: Callable[..., jobkit.Worker], *args: Any) -> str:
-    jid = FlakyJob.perform_async(*args)
-    outcome = worker().process_one()
-    assert outcome is not None and outcome.status == "retry", outcome
-    assert jid is not None
-    return jid
-
-
-def kill_into_dead_set(worker: Callable[..., jobkit.Worker], *args: Any) -> str:
-    """Fail a DoomedJob (retry = 1) twice: once into ``retry``, once into ``dead``."""
-    jid = DoomedJob.perform_async(*args)
-    w = worker()
-    first = w.process_one()
-    assert first is not None and first.status == "retry", first
-    # Make the retry due now, as if its backoff had passed.
-    assert w.scheduler.enqueue_due(now=time.time() + 3600) == 1
-    second = w.process_one()
-    assert second is not None and second.status == "dead", second
-    assert jid is not None
-    return jid
 
 
 def test_sidekiq_version_is_the_one_debian_packages(sidekiq: Sidekiq) -> None:
