@@ -159,10 +159,10 @@ def test_kill_moves_a_scheduled_job_to_the_dead_set(
     assert _jids(r, keys.dead) == [jid]
     [dead] = _cli(settings, capsys, "dead")
     assert (dead["jid"], dead["args"]) == (jid, [5])
-    # A dead job cannot be killed again: the command says so instead of counting a move.
+    # A dead job cannot be killed again: the command says so (exit 1: nothing found).
     code = main(["kill", jid, "--redis-url", settings.redis_url, "--namespace",
                  settings.namespace])
-    assert code == 2 and f"no job with jid {jid} in retry, schedule" in capsys.readouterr().err
+    assert code == 1 and f"no job with jid {jid} in retry, schedule" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("where", ["schedule", "dead"])
