@@ -77,7 +77,7 @@ class Servers:
 
     def start(self, name: str, *args: str, port: int | None = None,
               conf: str | None = None) -> Server:
-        port = port or free_port()
+        port = free_port() if port is None else port  # 0: no plain-text port
         workdir = self.directory / name
         workdir.mkdir()
         argv = [self.binary]
@@ -229,13 +229,12 @@ def test_rediss_url_works_against_a_tls_server_with_a_certificate_made_here(
 ) -> None:
     certs = _make_certificates(tmp_path)
     tls_port = free_port()
-    # TLS only (--port 0: no plain-text port), with a password, as README's example.
-    server = servers.start("tls", "--tls-port", str(tls_port), "--port", "0",
+    # TLS only (no plain-text port), with a password, as README's example.
+    server = servers.start("tls", "--tls-port", str(tls_port),
                            "--tls-cert-file", str(certs["cert"]),
                            "--tls-key-file", str(certs["key"]),
                            "--tls-ca-cert-file", str(certs["ca"]),
-                           "--tls-auth-clients", "no", "--requirepass", PASSWORD,
-                           port=free_port())
+                           "--tls-auth-clients", "no", "--requirepass", PASSWORD, port=0)
     servers.wait_listening(server, tls_port)
     address = f":{quote(PASSWORD, safe='')}@localhost:{tls_port}/0"
     # Plain text and an unknown CA are refused: the test really talks TLS, verified.
