@@ -22,7 +22,8 @@ from tests.conftest import REAL_REDIS_URL
 
 from . import scenarios
 
-SCENARIOS = ("kill-workers", "restart-redis", "garbage", "parser-edge-garbage", "sigterm-long-job")
+SCENARIOS = ("kill-workers", "kill-workers-adaptive", "restart-redis", "garbage",
+             "parser-edge-garbage", "sigterm-long-job")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         "kill-workers": lambda ns, d: scenarios.kill_workers(
             url, ns, d, jobs=args.jobs, workers=args.workers, kill_interval=args.kill_interval,
             concurrency=args.concurrency, timeout=timeout),
+        # No --prefetch, as users run it; fast jobs so each process holds dozens.
+        "kill-workers-adaptive": lambda ns, d: scenarios.kill_workers(
+            url, ns, d, jobs=args.jobs * 4, workers=args.workers,
+            kill_interval=args.kill_interval, concurrency=args.concurrency,
+            adaptive_prefetch=True, max_sleep_ms=4, timeout=timeout),
         "restart-redis": lambda ns, d: scenarios.restart_redis(
             d, jobs=args.jobs, workers=args.workers, down=args.redis_down,
             concurrency=args.concurrency, timeout=timeout),

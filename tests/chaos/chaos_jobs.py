@@ -5,8 +5,14 @@ which jobs ran and how many times."""
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 import jobkit
 
@@ -15,6 +21,34 @@ def chaos_key(name: str) -> str:
     """``NS:chaos:NAME`` for the namespace of the process-wide settings."""
     namespace = jobkit.get_settings().namespace
     return f"{namespace}:chaos:{name}" if namespace else f"chaos:{name}"
+
+
+@functools.cache
+def _once_client(url: str) -> redis.Redis:
+    """A client that never resends a command: redis-py's default retry would apply a write
+    twice when the server died after applying it and before replying, a duplicate the
+    runtime did not cause and a scenario could not tell apart from one it did."""
+    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2)
+
+
+def _note_uncertain(job_id: int) -> None:
+    """Record, in the scenario's directory, that ``job_id``'s count may or may not have been
+    written (the connection failed mid-command), so one extra run of it is the job's own."""
+    directory = os.environ.get("JOBKIT_CHAOS_DIR")
+    if directory:
+        with open(os.path.join(directory, f"uncertain-{os.getpid()}.txt"), "a") as f:
+            f.write(f"{job_id}\n")
+
+
+def uncertain_writes(directory: str) -> dict[int, int]:
+    """How many times each job id's count write failed mid-command, over every worker."""
+    counts: dict[int, int] = {}
+    for name in os.listdir(directory):
+        if name.startswith("uncertain-"):
+            with open(os.path.join(directory, name)) as f:
+                for line in f:
+                    counts[int(line)] = counts.get(int(line), 0) + 1
+    return counts
 
 
 class ChaosJob(jobkit.Job):
@@ -34,8 +68,12 @@ class ChaosJob(jobkit.Job):
 
     def perform(self, job_id: int, sleep_ms: int) -> None:
         time.sleep(sleep_ms / 1000)
-        r: Any = jobkit.get_client().redis
-        r.hincrby(chaos_key("runs"), str(job_id), 1)
+        r: Any = _once_client(jobkit.get_settings().redis_url)
+        try:
+            r.hincrby(chaos_key("runs"), str(job_id), 1)
+        except (redis.ConnectionError, redis.TimeoutError):
+            _note_uncertain(job_id)
+            raise
 
 
 class LongJob(jobkit.Job):

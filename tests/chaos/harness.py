@@ -43,18 +43,16 @@ class WorkerPool:
     heartbeat_interval: float = 0.3
     poll_interval: float = 0.5
     queues: Sequence[str] = ("chaos",)
+    #: False pins ``--prefetch`` to ``concurrency`` (one job ahead per thread, so a scenario
+    #: knows what a worker holds); True leaves the default adaptive prefetch users run.
+    adaptive_prefetch: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
-    @property
-    def capacity(self) -> int:
-        """Jobs one worker may hold in its in-progress lists (``Worker.capacity``: threads
-        plus the prefetch, pinned here to one job per thread)."""
-        return 2 * self.concurrency
-
     def spawn(self, *extra: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, "JOBKIT_REDIS_URL": self.redis_url,
+               "JOBKIT_CHAOS_DIR": str(self.workdir),
                "JOBKIT_NAMESPACE": self.namespace,
                "JOBKIT_RECOVERY_TIMEOUT": str(self.recovery_timeout),
                "JOBKIT_HEARTBEAT_INTERVAL": str(self.heartbeat_interval),
@@ -62,11 +60,12 @@ class WorkerPool:
         log = self.workdir / f"worker-{len(self.logs)}.log"
         self.logs.append(log)
         queue_args = [arg for q in self.queues for arg in ("-q", q)]
+        prefetch = [] if self.adaptive_prefetch else ["--prefetch", str(self.concurrency)]
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jobkit", "--log-level", "WARNING", "worker",
                  "-r", JOB_MODULE, "-c", str(self.concurrency),
-                 "--prefetch", str(self.concurrency), *queue_args, *extra],
+                 *prefetch, *queue_args, *extra],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )
         self.procs.append(proc)
@@ -76,9 +75,24 @@ class WorkerPool:
     def running(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]
 
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+    def kill(self, proc: subprocess.Popen[bytes],
+             held: Callable[[int], set[int]] | None = None) -> set[int]:
+        """SIGKILL ``proc``; with ``held``, what it held: ``held(pid)`` read while the process
+        is stopped (nothing it does can change its lists then) and again once it is dead
+        (a command it sent before stopping may land after the first read)."""
+        if held is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            return set()
+        proc.send_signal(signal.SIGSTOP)
+        _wait_stopped(proc.pid)
+        before = held(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        # Commands already in its socket are run by Redis in any order with ours: let them
+        # land (recovery waits a whole recovery_timeout before touching its lists).
+        time.sleep(0.05)
+        return before | held(proc.pid)
 
     def terminate_all(self, timeout: float = 30.0) -> dict[int, int | None]:
         """SIGTERM every running worker; their exit codes by pid (None: still running)."""
@@ -109,6 +123,17 @@ class WorkerPool:
                 tail = "\n".join(text.splitlines()[-lines:])
                 parts.append(f"--- {log.name}\n{tail}")
         return "\n".join(parts[-limit:])
+
+
+def _wait_stopped(pid: int) -> None:
+    """Until the kernel reports ``pid`` stopped (a signal is delivered asynchronously)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        time.sleep(0.05)  # no procfs: give the signal a moment
+        return
+    # The state is the first field after the parenthesised command name.
+    wait_for(lambda: stat.read_text().rsplit(")", 1)[1].split()[0] in ("T", "t", "Z", "X"), 5,
+             f"process {pid} to stop")
 
 
 def free_port() -> int:

@@ -10,7 +10,9 @@ import contextlib
 import json
 import random
 import signal
+import socket
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ import redis
 import jobkit
 from jobkit.keys import Keys
 
-from .chaos_jobs import ChaosJob, LongJob
+from .chaos_jobs import ChaosJob, LongJob, uncertain_writes
 from .harness import PrivateRedis, WorkerPool, wait_for
 
 QUEUE = "chaos"
@@ -90,6 +92,22 @@ class Store:
             if self.redis.exists(self.keys.alive(identity)):
                 total += int(self.redis.llen(key))  # type: ignore[arg-type]
         return total
+
+    def held_by(self, pid: int) -> set[int]:
+        """The ChaosJob ids in the in-progress lists of worker process ``pid`` on this host:
+        what it is running or has fetched and not yet acknowledged."""
+        identity = f"{socket.gethostname()}:{pid}:*"
+        ids: set[int] = set()
+        for key in self.redis.scan_iter(match=self.keys.inprogress(identity, "*"), count=1000):
+            raws: list[bytes] = self.redis.lrange(key, 0, -1)  # type: ignore[assignment]
+            ids.update(int(json.loads(raw)["args"][0]) for raw in raws)
+        return ids
+
+    def already_ran(self, ids: set[int]) -> set[int]:
+        """Those of ``ids`` whose run was counted at least once."""
+        order = sorted(ids)
+        counts = self.redis.hmget(self.chaos("runs"), [str(i) for i in order]) if order else []
+        return {i for i, n in zip(order, counts, strict=True) if n is not None and int(n) > 0}
 
     def zcard(self, key: str) -> int:
         return int(self.redis.zcard(key))  # type: ignore[arg-type]
@@ -177,22 +195,32 @@ def _closing(result: Result, store: Store, pool: WorkerPool) -> Iterator[None]:
 
 def kill_workers(redis_url: str, namespace: str, workdir: Path, *, jobs: int = 2000,
                  workers: int = 3, kill_interval: float = 0.3, concurrency: int = 5,
+                 adaptive_prefetch: bool = False, max_sleep_ms: int = 60,
                  timeout: float = 60.0, seed: int = 1) -> Result:
     """SIGKILL a random worker and start a new one every ``kill_interval`` seconds until the
-    queue drains; every job must run at least once, duplicates only from killed workers."""
+    queue drains; every job must run at least once, and a job may run again only once per
+    kill of a worker that held it (fetched, not acknowledged) after its run was counted."""
     result = Result("kill-workers", jobs)
     rng = random.Random(seed)
     store = Store(redis_url, namespace)
-    pool = WorkerPool(redis_url, namespace, workdir, concurrency=concurrency)
+    pool = WorkerPool(redis_url, namespace, workdir, concurrency=concurrency,
+                      adaptive_prefetch=adaptive_prefetch)
     started = time.monotonic()
+    rerunnable: Counter[int] = Counter()
+    held = most = 0
     with _closing(result, store, pool):
-        enqueue_chaos_jobs(redis_url, namespace, jobs, max_sleep_ms=60)
+        enqueue_chaos_jobs(redis_url, namespace, jobs, max_sleep_ms=max_sleep_ms)
         live = [pool.spawn() for _ in range(workers)]
         deadline = started + timeout
         while store.queued() > 0 and time.monotonic() < deadline:
             time.sleep(kill_interval)
             victim = live.pop(rng.randrange(len(live)))
-            pool.kill(victim)
+            victim_held = pool.kill(victim, store.held_by)
+            held += len(victim_held)
+            most = max(most, len(victim_held))
+            # Recovery requeues every job the victim held; only those whose run it had
+            # already counted (finished, not yet acknowledged) can run twice.
+            rerunnable.update(store.already_ran(victim_held))
             result.kills += 1
             live.append(pool.spawn())
         # Let recovery requeue what the last victims held, and the survivors run it.
@@ -202,12 +230,18 @@ def kill_workers(redis_url: str, namespace: str, workdir: Path, *, jobs: int = 2
         except AssertionError as e:
             result.problems.append(f"{e}: ran={store.ran()} {store.leftovers()}")
         _stop_workers(pool, result, started)
-        _count_runs(store, result)
-        bound = result.kills * pool.capacity
-        result.notes = (f"(bound kills x (concurrency + prefetch) = {result.kills} x "
-                        f"{pool.capacity} = {bound})")
-        if result.duplicates > bound:
-            result.problems.append(f"{result.duplicates} duplicates exceed the bound {bound}")
+        runs = _count_runs(store, result)
+        bound = sum(rerunnable.values())
+        prefetch = "adaptive" if adaptive_prefetch else str(concurrency)
+        result.notes = (f"(bound: jobs the killed workers held that had already run = {bound},"
+                        f" of {held} held, at most {most} by one; concurrency={concurrency} "
+                        f"prefetch={prefetch} job sleep<={max_sleep_ms}ms)")
+        extra = {i: n - 1 - rerunnable[i] for i, n in runs.items() if n - 1 > rerunnable[i]}
+        if extra:
+            sample = dict(sorted(extra.items())[:20])
+            result.problems.append(
+                f"{sum(extra.values())} run(s) beyond the bound {bound}: no killed worker held "
+                f"these jobs after running them; extra runs by job id: {sample}")
         _check_settled(store, result)
     return result
 
@@ -245,10 +279,24 @@ def restart_redis(workdir: Path, *, jobs: int = 1500, workers: int = 2, down: fl
             if crashed:
                 result.problems.append(f"workers exited during the outage: {crashed}")
             _stop_workers(pool, result, started)
-            _count_runs(store, result)
+            runs = _count_runs(store, result)
             retried = int(store.redis.get(store.keys.stat("failed")) or 0)
+            # A job whose own count write died with the server may have been applied: its
+            # retry is then a second run the job caused. Any other extra run is the runtime's.
+            uncertain = uncertain_writes(str(workdir))
+            own = sum(min(n - 1, uncertain.get(i, 0)) for i, n in runs.items() if n > 1)
+            runtime = {i: n - 1 - uncertain.get(i, 0) for i, n in runs.items()
+                       if n - 1 > uncertain.get(i, 0)}
             result.notes = (f"(redis down {down:.1f}s after {at_restart} jobs; "
-                            f"{retried} attempt(s) failed and were retried)")
+                            f"{retried} attempt(s) failed and were retried; duplicates after "
+                            f"the job's own write failed mid-command: {own} of "
+                            f"{sum(uncertain.values())} such writes; by the runtime: "
+                            f"{sum(runtime.values())}, must be 0)")
+            if runtime:
+                result.problems.append(
+                    f"{sum(runtime.values())} duplicate run(s) the runtime caused (not after "
+                    f"a failed write of the job's own), by job id: "
+                    f"{dict(sorted(runtime.items())[:20])}")
             _check_settled(store, result)
     return result
 

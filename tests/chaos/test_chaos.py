@@ -31,14 +31,21 @@ def _require_redis_server_binary() -> None:
     require_binary("redis-server")
 
 
-def test_killed_workers_lose_no_job_and_duplicates_stay_bounded(
-    real_settings: jobkit.Settings, tmp_path: Path
+@pytest.mark.parametrize(("adaptive_prefetch", "jobs", "max_sleep_ms"),
+                         [(False, 2000, 60), (True, 8000, 4)], ids=["prefetch=5", "adaptive"])
+def test_killed_workers_lose_no_job_and_rerun_only_what_they_held_after_running(
+    real_settings: jobkit.Settings, tmp_path: Path, adaptive_prefetch: bool, jobs: int,
+    max_sleep_ms: int
 ) -> None:
+    # "adaptive" is what users run (no --prefetch): with jobs this fast each process holds
+    # dozens of jobs ahead of its threads, up to MAX_PREFETCH, and a kill strands them all.
     _check(scenarios.kill_workers(real_settings.redis_url, real_settings.namespace, tmp_path,
-                                  jobs=2000, workers=3, kill_interval=0.3))
+                                  jobs=jobs, workers=3, kill_interval=0.3,
+                                  adaptive_prefetch=adaptive_prefetch,
+                                  max_sleep_ms=max_sleep_ms))
 
 
-def test_workers_survive_a_redis_restart_without_losing_jobs(tmp_path: Path) -> None:
+def test_workers_survive_a_redis_restart_without_losing_or_rerunning_jobs(tmp_path: Path) -> None:
     _require_redis_server_binary()
     _check(scenarios.restart_redis(tmp_path, jobs=1500, workers=2, down=1.0))
 
