@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -111,9 +112,7 @@ def test_lock_is_released_on_discard(settings: jobkit.Settings) -> None:
     assert Discarded.perform_async(1)
 
 
-def test_until_executing_releases_before_perform_and_unique_args_picks_the_key(
-    settings: jobkit.Settings,
-) -> None:
+def test_unique_args_picks_the_lock_key(settings: jobkit.Settings) -> None:
     assert ByFirstArg.perform_async(1, "a")
     assert ByFirstArg.perform_async(1, "b") is None
     assert ByFirstArg.perform_async(2, "a")
@@ -121,12 +120,58 @@ def test_until_executing_releases_before_perform_and_unique_args_picks_the_key(
     assert ByFirstArg.perform_async(1, "c")
 
 
-def test_lock_expires_by_its_ttl(settings: jobkit.Settings, r: redis.Redis) -> None:
-    SyncAccount.perform_async(1)
+def _self_enqueuing(mode: str) -> type[jobkit.Job]:
+    """A job that, from inside ``perform``, enqueues its own duplicate and records whether
+    the lock let it: the lock's state while the job runs."""
+
+    def perform(self: jobkit.Job, account_id: int) -> None:
+        type(self).inside.append(type(self).perform_async(account_id))  # type: ignore[attr-defined]
+
+    return type(f"SelfEnqueuing_{mode}", (jobkit.Job,), {
+        "name": f"unique_test.SelfEnqueuing_{mode}", "unique": mode, "inside": [],
+        "perform": perform,
+    })
+
+
+@pytest.mark.parametrize(("mode", "free_while_running"),
+                         [("until_executing", True), ("until_executed", False)])
+def test_until_executing_frees_the_lock_before_perform_runs(
+    settings: jobkit.Settings, r: redis.Redis, mode: str, free_while_running: bool
+) -> None:
+    job = _self_enqueuing(mode)
+    assert job.perform_async(7)
+    assert job.perform_async(7) is None
+    outcome = _worker(settings).process_one()
+    assert outcome is not None and outcome.status == "done"
+    [inside] = job.inside  # type: ignore[attr-defined]
+    assert (inside is not None) is free_while_running, (
+        f"{mode}: enqueueing a duplicate from inside perform returned {inside!r}")
+    # The copy enqueued from inside is the one now waiting (until_executed: none).
+    assert r.llen(Keys(settings.namespace).queue("default")) == int(free_while_running)
+
+
+class Brief(jobkit.Job):
+    name = "unique_test.Brief"
+    unique = "until_executed"
+    unique_for = 0.5
+
+    def perform(self, x: int) -> None: ...
+
+
+def test_lock_expires_after_unique_for_seconds(settings: jobkit.Settings, r: redis.Redis) -> None:
+    assert Brief.perform_async(1)
     [lock] = list(r.scan_iter(match=f"{settings.namespace}:jobkit:unique:*"))
-    assert 0 < r.pttl(lock) <= 60_000
-    r.delete(lock)  # what expiry does after unique_for
-    assert SyncAccount.perform_async(1)
+    assert 0 < r.pttl(lock) <= 500
+    assert Brief.perform_async(1) is None
+    started = time.monotonic()
+    # The first job never runs, so nothing releases its lock: only the TTL can.
+    while r.exists(lock) and time.monotonic() - started < 5:
+        time.sleep(0.02)
+    waited = time.monotonic() - started
+    assert not r.exists(lock), "the lock outlived unique_for=0.5 by seconds"
+    assert waited > 0.3, f"the lock went after {waited:.2f}s, before unique_for=0.5"
+    assert Brief.perform_async(1)
+    assert r.llen(Keys(settings.namespace).queue("default")) == 2
 
 
 def test_scheduled_unique_job_holds_the_lock_until_run_time_plus_ttl(
