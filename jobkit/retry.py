@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -59,9 +60,11 @@ def record_error(payload: pl.Payload, exc: BaseException, now: float) -> pl.Payl
     return job
 
 
-def retry_delay(job: type[Job] | None, count: int, exc: BaseException) -> float:
+def retry_delay(job: type[Job] | None, count: int, exc: BaseException, *,
+                randrange: Callable[[int], int] = random.randrange) -> float:
     """Seconds until the next attempt: ``retry_in`` when it gives a positive number, else
-    Sidekiq's backoff; Sidekiq's jitter ``random(10) * (count + 1)`` is added unless disabled."""
+    Sidekiq's backoff; Sidekiq's jitter ``random(10) * (count + 1)`` is added unless disabled,
+    drawn from ``randrange``."""
     try:
         custom = job.retry_in(count, exc) if job is not None else None
     except Exception:
@@ -73,7 +76,7 @@ def retry_delay(job: type[Job] | None, count: int, exc: BaseException) -> float:
     else:
         delay = float(count**4 + 15)
     if job is None or job.retry_jitter:
-        delay += random.randrange(10) * (count + 1)
+        delay += randrange(10) * (count + 1)
     return delay
 
 
@@ -95,7 +98,8 @@ def decide(
     default = job.options().retry if job is not None else True
     attempts = pl.max_attempts(failed.get("retry", default), settings.default_max_retries)
     if count < attempts:
-        return Failure("retry", failed, now + retry_delay(job, count, exc))
+        return Failure("retry", failed,
+                       now + retry_delay(job, count, exc, randrange=settings.jitter_random))
     if failed.get("dead", job.dead if job is not None else True) is False:
         return Failure("dropped", failed)
     return Failure("dead", failed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -52,6 +53,9 @@ class Settings:
     server_middleware: tuple[ServerMiddleware, ...] = ()
     #: Wall clock in epoch seconds; the pytest plugin swaps in a fake one.
     clock: Callable[[], float] = time.time
+    #: Draws Sidekiq's retry jitter: ``jitter_random(10)`` returns 0 to 9. The pytest plugin
+    #: swaps in a deterministic one, as it does the clock.
+    jitter_random: Callable[[int], int] = random.randrange
     heartbeat_interval: float = 5.0
     #: A process that has not heartbeated for this long is presumed dead and its jobs requeued.
     recovery_timeout: float = 30.0
@@ -95,6 +99,8 @@ class Settings:
                 raise ConfigError(f"death_handlers item {handler!r} is not callable")
         if not callable(self.clock):
             raise ConfigError(f"clock={self.clock!r} is not callable")
+        if not callable(self.jitter_random):
+            raise ConfigError(f"jitter_random={self.jitter_random!r} is not callable")
 
     @classmethod
     def from_env(

@@ -36,6 +36,7 @@ class Backend:
     @property
     def redis(self) -> Redis:
         """The connection for the client, the harness's own reads and its workers."""
+        __tracebackhide__ = True
         if self._redis is None:
             if self.memory:
                 # One connection per process as well as one server: opening a FakeRedis
@@ -51,15 +52,19 @@ class Backend:
 
     def attach(self, connection: Redis) -> None:
         """Use ``connection`` (the jobkit client's, to save a connection per test)."""
-        self._redis = connection
+        __tracebackhide__ = True
         if not self.memory:
             try:
                 connection.ping()
             except RedisError as e:
+                connection.close()
+                # Kept only once it answers: clean-up after this error must not try it again
+                # and raise a second, less helpful error over this one.
                 raise BackendError(
                     f"--jobkit-redis-url={self.requested} does not answer ({e}); start that "
                     "Redis, or drop the option to use the embedded fakeredis backend"
-                ) from e
+                ) from None
+        self._redis = connection
 
     def clear(self) -> None:
         """Delete every key this test created."""

@@ -13,7 +13,7 @@ from .errors import StrictModeError, UsageError
 if TYPE_CHECKING:
     from .harness import Harness
 
-MARKER_OPTIONS = ("inline", "strict")
+MARKER_OPTIONS = ("inline", "strict", "retry_jitter")
 
 
 def marker_options(node: pytest.Item) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def _flag(config: pytest.Config, name: str) -> bool:
 def jobkit(request: pytest.FixtureRequest) -> Iterator[Harness]:
     """jobkit pointed at an isolated Redis for this test, with assertions, drain and a clock.
 
-    Options come from ``@pytest.mark.jobkit(inline=..., strict=...)``, then
+    Options come from ``@pytest.mark.jobkit(inline=..., strict=..., retry_jitter=...)``, then
     ``--jobkit-strict``/``jobkit_strict`` and ``--jobkit-redis-url``/``jobkit_redis_url``.
     """
     from .harness import Harness
@@ -62,19 +62,30 @@ def jobkit(request: pytest.FixtureRequest) -> Iterator[Harness]:
         redis_url=url or None,
         inline=options.get("inline", False),
         strict=strict,
+        retry_jitter=options.get("retry_jitter", False),
+        seed=request.node.nodeid,
     )
     try:
         yield harness
         call = getattr(request.node, "_jobkit_call_report", None)
         # A failed test already says what went wrong; the strict listing would be noise.
         if harness.strict and not (call is not None and call.failed):
-            try:
-                harness.check_strict()
-            except StrictModeError as e:
-                # The listing is the whole story; the fixture's traceback would bury it.
-                pytest.fail(str(e), pytrace=False)
+            left = _strict_listing(harness)
+            if left:
+                # The listing is the whole story; the fixture's traceback would bury it. Failing
+                # outside the except block keeps pytest from printing it twice, chained.
+                pytest.fail(left, pytrace=False)
     finally:
         harness.close()
+
+
+def _strict_listing(harness: Harness) -> str:
+    """The strict-mode failure message, or "" when every job was asserted or drained."""
+    try:
+        harness.check_strict()
+    except StrictModeError as e:
+        return str(e)
+    return ""
 
 
 @pytest.fixture(autouse=True)

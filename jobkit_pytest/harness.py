@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,10 @@ from .records import DrainReport, EnqueuedJob, JobRun
 from .runner import Runner, Waiting
 
 
+def _no_jitter(n: int) -> int:
+    return 0
+
+
 def job_class(job: Any, name: str = "job") -> type[jobkit.Job]:
     """The job class behind ``job`` (a Job subclass or a ``@jobkit.job`` function)."""
     try:
@@ -37,6 +42,8 @@ class Harness:
     """Points jobkit at an isolated Redis for one test and inspects and runs its jobs.
 
     Use it through the ``jobkit`` fixture; it restores the previous settings on close.
+    Retries get no jitter unless ``retry_jitter=True``, which draws Sidekiq's jitter from a
+    random generator seeded with ``seed`` (the fixture passes the test's node id).
     """
 
     def __init__(
@@ -45,7 +52,10 @@ class Harness:
         redis_url: str | None = None,
         inline: bool = False,
         strict: bool = False,
+        retry_jitter: bool = False,
+        seed: int | str = 0,
     ) -> None:
+        __tracebackhide__ = True
         self._previous = jobkit.get_settings()
         self.backend = Backend(redis_url, app_namespace=self._previous.namespace)
         self.clock = FakeClock()
@@ -55,6 +65,9 @@ class Harness:
             redis_url=self.backend.url,
             namespace=self.backend.namespace,
             clock=self.clock,
+            # The harness owns time, so retry times too: no jitter unless asked for, and then
+            # the same draws every run of the test.
+            jitter_random=random.Random(seed).randrange if retry_jitter else _no_jitter,
             client_middleware=(*self._previous.client_middleware, self.recorder),
         )
         self._seen: set[str] = set()

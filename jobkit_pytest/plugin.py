@@ -47,8 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "jobkit(inline=False, strict=False): use the jobkit fixture; inline=True runs jobs "
-        "at enqueue time, strict=True fails the test on jobs neither asserted nor drained",
+        "jobkit(inline=False, strict=False, retry_jitter=False): use the jobkit fixture; "
+        "inline=True runs jobs at enqueue time, strict=True fails the test on jobs neither "
+        "asserted nor drained, retry_jitter=True adds Sidekiq's retry jitter (seeded per test)",
     )
 
 

@@ -1,6 +1,8 @@
-"""The fake clock, alone and under freezegun and time-machine."""
+"""The fake clock, alone and under freezegun and time-machine, and the retry jitter it owns."""
 
 from __future__ import annotations
+
+import json
 
 from tests.plugin.helpers import Inner
 
@@ -68,3 +70,60 @@ def test_retry_times_come_from_the_fake_clock(jobkit):
 
 def test_the_fake_clock_works_alone_and_with_freezegun_and_time_machine(inner: Inner) -> None:
     inner.run(CLOCK).assert_outcomes(passed=4)
+
+
+JITTER = """
+import json
+import pathlib
+import pytest
+import jobkit as jk
+
+
+class EveryTwoSeconds(jk.Job):
+    retry = 5
+
+    @classmethod
+    def retry_in(cls, count, exc):
+        return 2
+
+    def perform(self):
+        raise RuntimeError("down")
+
+
+def _retry_gaps(jobkit):
+    '''Seconds from each failure to its retry, over five failures.'''
+    EveryTwoSeconds.perform_async()
+    gaps = []
+    for _ in range(5):
+        jobkit.perform_one(raise_errors=False)
+        [retry] = jobkit.retries
+        # Sidekiq keeps the first failure's failed_at; later ones set retried_at.
+        failed = retry.payload.get("retried_at", retry.payload["failed_at"])
+        gaps.append(round(retry.at.timestamp() - failed, 3))
+        jobkit.advance(retry.at.timestamp() - jobkit.now().timestamp())
+    return gaps
+
+
+def test_retries_get_no_jitter_by_default(jobkit):
+    assert EveryTwoSeconds.retry_jitter  # the class asks for Sidekiq's jitter
+    assert _retry_gaps(jobkit) == [2, 2, 2, 2, 2]
+
+
+@pytest.mark.jobkit(retry_jitter=True)
+def test_jitter_on_request_is_seeded_per_test(jobkit):
+    gaps = _retry_gaps(jobkit)
+    # Sidekiq's jitter: rand(10) * (count + 1) on top of retry_in.
+    extra = [g - 2 for g in gaps]
+    assert all(e % (n + 1) == 0 and 0 <= e <= 9 * (n + 1) for n, e in enumerate(extra)), gaps
+    assert any(extra), gaps
+    out = pathlib.Path("gaps.json")
+    runs = json.loads(out.read_text()) if out.exists() else []
+    out.write_text(json.dumps([*runs, gaps]))
+"""
+
+
+def test_the_fixture_makes_retry_jitter_deterministic(inner: Inner) -> None:
+    inner.run(JITTER).assert_outcomes(passed=2)
+    inner.runpytest().assert_outcomes(passed=2)
+    first, second = json.loads((inner.pytester.path / "gaps.json").read_text())
+    assert first == second, "the same test drew different jitter on its second run"

@@ -158,7 +158,8 @@ def test_marker_options_are_validated_by_name(inner: Inner) -> None:
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(
         [
-            "*UsageError: @pytest.mark.jobkit: unknown option 'inlne'; options: inline, strict",
+            "*UsageError: @pytest.mark.jobkit: unknown option 'inlne'; options: inline, strict, "
+            "retry_jitter",
             "*UsageError: @pytest.mark.jobkit takes keyword options only*",
         ]
     )
@@ -166,7 +167,9 @@ def test_marker_options_are_validated_by_name(inner: Inner) -> None:
 
 def test_the_plugin_registers_its_marker_and_options(inner: Inner) -> None:
     result = inner.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.jobkit(inline=False, strict=False):*"])
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.jobkit(inline=False, strict=False, retry_jitter=False):*"]
+    )
     result = inner.runpytest("--help")
     result.stdout.fnmatch_lines(["*--jobkit-redis-url=*", "*--jobkit-strict*"])
     result.stdout.fnmatch_lines(["*jobkit_redis_url (string):*", "*jobkit_strict (bool):*"])
