@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
+import sysconfig
 import uuid
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 import redis
 
 import jobkit
+import jobkit_lint
 from jobkit import demo
 from jobkit.cli import main
 from tests.needs import REAL_REDIS_URL, require_real_redis
@@ -74,8 +77,43 @@ def test_demo_on_a_real_redis_leaves_no_key_behind(capsys: pytest.CaptureFixture
         r.close()
 
 
-def test_demo_command_runs_from_the_console_script() -> None:
-    out = subprocess.run([sys.executable, "-m", "jobkit", "demo", "--orders", "10"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+def _console_script(name: str) -> str:
+    """The installed entry point ``name`` of the environment running the tests (the venv's
+    ``bin`` next to ``sys.executable``, or the install scheme's scripts directory)."""
+    for directory in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
+        found = shutil.which(name, path=str(directory))
+        if found:
+            return found
+    raise AssertionError(f"{name!r} is not installed next to {sys.executable}; the package's "
+                         "[project.scripts] entry is missing (pip install -e '.[test]')")
+
+
+def test_demo_command_runs_from_the_jobkit_console_script(tmp_path: Path) -> None:
+    script = _console_script("jobkit")
+    # Run from elsewhere: the script must import the installed package, not ./jobkit.
+    out = subprocess.run([script, "demo", "--orders", "10"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "performed (4 failed: 3 retried, 1 dead)" in out.stdout
+    usage = subprocess.run([script, "no-such-command"], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=60)
+    assert usage.returncode == 2 and "no-such-command" in usage.stderr
+
+
+def test_jobkit_lint_console_script_lints_and_exits_by_findings(tmp_path: Path) -> None:
+    script = _console_script("jobkit-lint")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (tmp_path / "tasks.py").write_text(
+        "from celery import shared_task\n\n\n@shared_task\ndef ship(when):\n    return when\n"
+        "\n\ndef later():\n    ship.delay({1, 2})\n")
+    flagged = subprocess.run([script, "--no-cache", "."], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=120)
+    assert flagged.returncode == 1, flagged.stderr
+    assert flagged.stdout.startswith("tasks.py:10:16: JK102 "), flagged.stdout
+    (tmp_path / "tasks.py").write_text("def later():\n    return 1\n")
+    clean = subprocess.run([script, "--no-cache", "."], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=120)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    version = subprocess.run([script, "--version"], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=60)
+    assert version.stdout.strip() == f"jobkit-lint {jobkit_lint.__version__}"
