@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 
-__all__ = ["may_define", "may_lint", "names_pattern"]
+__all__ = ["may_define", "may_lint", "may_suppress", "names_pattern"]
 
 _DEFINES = re.compile(
     r"jobkit|celery|shared_task|\.task\b|dramatiq|huey|GenericActor|declarative_base"
@@ -28,6 +28,7 @@ _EMAIL = re.compile(
     r"|smtplib|mail\.send|email_user"
 )
 _WORD = re.compile(r"[A-Za-z_]\w*")
+_SUPPRESSION = re.compile(r"#\s*noqa\s*:[^\n]*\bJK\d|#\s*jobkit-lint:\s*ignore")
 _HANDLER = re.compile(r"request|\.route\(|APIView|ViewSet|@\w+\.(?:get|post|put|patch|delete)\(")
 
 
@@ -55,3 +56,9 @@ def may_lint(text: str, job_names: AbstractSet[str] = frozenset()) -> bool:
     if _ENQUEUES.search(text) or (_EMAIL.search(text) and _HANDLER.search(text)):
         return True
     return bool(job_names) and not job_names.isdisjoint(_WORD.findall(text))
+
+
+def may_suppress(text: str) -> bool:
+    """Whether the file may hold a JK-coded suppression, which ``--warn-unused-ignores``
+    must see even where no rule could report (it then silences nothing)."""
+    return _SUPPRESSION.search(text) is not None

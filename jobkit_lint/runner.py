@@ -17,7 +17,7 @@ from jobkit_lint.config import Config, load_config
 from jobkit_lint.discovery import discover, module_name, relative_label
 from jobkit_lint.finding import PARSE_ERROR, Finding
 from jobkit_lint.index import ProjectIndex
-from jobkit_lint.prefilter import may_define, may_lint, names_pattern
+from jobkit_lint.prefilter import may_define, may_lint, may_suppress, names_pattern
 from jobkit_lint.registry import code_enabled, select_rules
 from jobkit_lint.summary import ModuleSummary
 from jobkit_lint.workers import LintSettings, LintUnit, ParseUnit, WorkerPool, paused_gc
@@ -160,7 +160,8 @@ def lint_paths(
             if entry is not None and entry.get("lint_key") == lint_key:
                 file.findings = [Finding.from_dict(d) for d in entry["findings"]]
                 report.stats.cached += 1
-            elif may_lint(file.text, names):
+            elif may_lint(file.text, names) or (warn_unused_ignores
+                                                and may_suppress(file.text)):
                 units.append(LintUnit(file.unit(), _file_ignores(config, file)))
                 report.stats.parsed += file.key not in parsed_keys
             else:
