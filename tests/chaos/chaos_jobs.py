@@ -52,7 +52,8 @@ def uncertain_writes(directory: str) -> dict[int, int]:
 
 
 class ChaosJob(jobkit.Job):
-    """Sleeps a little (so kills land mid-job), then counts one run of ``job_id``.
+    """Sleeps a little (so kills land mid-job), then counts one run of ``job_id`` (and which
+    process ran it).
 
     A failure (Redis gone while it runs) is retried soon, not after Sidekiq's 15 s backoff.
     """
@@ -69,8 +70,13 @@ class ChaosJob(jobkit.Job):
     def perform(self, job_id: int, sleep_ms: int) -> None:
         time.sleep(sleep_ms / 1000)
         r: Any = _once_client(jobkit.get_settings().redis_url)
+        # Which process ran it, too (in the same transaction), so a scenario can tell after
+        # the fact whether a killed worker had run a job it still held.
+        pipe = r.pipeline(transaction=True)
+        pipe.hincrby(chaos_key("runs"), str(job_id), 1)
+        pipe.hincrby(chaos_key("ran-by"), f"{job_id}:{os.getpid()}", 1)
         try:
-            r.hincrby(chaos_key("runs"), str(job_id), 1)
+            pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError):
             _note_uncertain(job_id)
             raise

@@ -103,11 +103,17 @@ class Store:
             ids.update(int(json.loads(raw)["args"][0]) for raw in raws)
         return ids
 
-    def already_ran(self, ids: set[int]) -> set[int]:
-        """Those of ``ids`` whose run was counted at least once."""
-        order = sorted(ids)
-        counts = self.redis.hmget(self.chaos("runs"), [str(i) for i in order]) if order else []
-        return {i for i, n in zip(order, counts, strict=True) if n is not None and int(n) > 0}
+    def is_up(self, pid: int) -> bool:
+        """Whether worker process ``pid`` on this host has registered its liveness key."""
+        pattern = self.keys.alive(f"{socket.gethostname()}:{pid}:*")
+        return any(True for _ in self.redis.scan_iter(match=pattern, count=1000))
+
+    def ran_by(self) -> dict[tuple[int, int], int]:
+        """How often each (job id, pid) pair ran a ChaosJob."""
+        raw: dict[bytes, bytes] = self.redis.hgetall(self.chaos("ran-by"))  # type: ignore[assignment]
+        pairs = (k.decode().split(":") for k in raw)
+        return {(int(i), int(pid)): int(n) for (i, pid), n in zip(pairs, raw.values(),
+                                                                   strict=True)}
 
     def zcard(self, key: str) -> int:
         return int(self.redis.zcard(key))  # type: ignore[arg-type]
@@ -166,8 +172,17 @@ def _count_runs(store: Store, result: Result) -> dict[int, int]:
     return runs
 
 
-def _stop_workers(pool: WorkerPool, result: Result, started: float) -> None:
-    """SIGTERM every worker (each must exit 0) and time the run up to here."""
+def _stop_workers(pool: WorkerPool, store: Store, result: Result, started: float) -> None:
+    """SIGTERM every worker (each must exit 0) and time the run up to here.
+
+    A worker started moments ago may not have installed its signal handlers yet, and would
+    die of the SIGTERM: first wait until each has registered as alive, which it does after."""
+    for proc in pool.running:
+        pid = proc.pid
+        try:
+            wait_for(lambda: store.is_up(pid), 30, f"worker {pid} to start")  # noqa: B023
+        except AssertionError as e:
+            result.problems.append(str(e))
     codes = pool.terminate_all()
     bad = {pid: code for pid, code in codes.items() if code != 0}
     if bad:
@@ -206,8 +221,7 @@ def kill_workers(redis_url: str, namespace: str, workdir: Path, *, jobs: int = 2
     pool = WorkerPool(redis_url, namespace, workdir, concurrency=concurrency,
                       adaptive_prefetch=adaptive_prefetch)
     started = time.monotonic()
-    rerunnable: Counter[int] = Counter()
-    held = most = 0
+    held: dict[int, set[int]] = {}
     with _closing(result, store, pool):
         enqueue_chaos_jobs(redis_url, namespace, jobs, max_sleep_ms=max_sleep_ms)
         live = [pool.spawn() for _ in range(workers)]
@@ -215,12 +229,7 @@ def kill_workers(redis_url: str, namespace: str, workdir: Path, *, jobs: int = 2
         while store.queued() > 0 and time.monotonic() < deadline:
             time.sleep(kill_interval)
             victim = live.pop(rng.randrange(len(live)))
-            victim_held = pool.kill(victim, store.held_by)
-            held += len(victim_held)
-            most = max(most, len(victim_held))
-            # Recovery requeues every job the victim held; only those whose run it had
-            # already counted (finished, not yet acknowledged) can run twice.
-            rerunnable.update(store.already_ran(victim_held))
+            held[victim.pid] = pool.kill(victim, store.held_by)
             result.kills += 1
             live.append(pool.spawn())
         # Let recovery requeue what the last victims held, and the survivors run it.
@@ -229,12 +238,21 @@ def kill_workers(redis_url: str, namespace: str, workdir: Path, *, jobs: int = 2
             wait_until_done(store, jobs, remaining)
         except AssertionError as e:
             result.problems.append(f"{e}: ran={store.ran()} {store.leftovers()}")
-        _stop_workers(pool, result, started)
+        _stop_workers(pool, store, result, started)
         runs = _count_runs(store, result)
+        # Recovery requeues every job a victim held; only those the victim had already run
+        # (finished, not yet acknowledged) can run twice. Read after the run, so a count
+        # the victim sent just before the kill has landed.
+        rerunnable: Counter[int] = Counter()
+        for (job_id, pid), n in store.ran_by().items():
+            if job_id in held.get(pid, ()):
+                rerunnable[job_id] += n
         bound = sum(rerunnable.values())
+        most = max((len(ids) for ids in held.values()), default=0)
+        held_total = sum(len(ids) for ids in held.values())
         prefetch = "adaptive" if adaptive_prefetch else str(concurrency)
         result.notes = (f"(bound: jobs the killed workers held that had already run = {bound},"
-                        f" of {held} held, at most {most} by one; concurrency={concurrency} "
+                        f" of {held_total} held, at most {most} by one; concurrency={concurrency} "
                         f"prefetch={prefetch} job sleep<={max_sleep_ms}ms)")
         extra = {i: n - 1 - rerunnable[i] for i, n in runs.items() if n - 1 > rerunnable[i]}
         if extra:
@@ -278,7 +296,7 @@ def restart_redis(workdir: Path, *, jobs: int = 1500, workers: int = 2, down: fl
             crashed = [p.pid for p in pool.procs if p.poll() is not None]
             if crashed:
                 result.problems.append(f"workers exited during the outage: {crashed}")
-            _stop_workers(pool, result, started)
+            _stop_workers(pool, store, result, started)
             runs = _count_runs(store, result)
             retried = int(store.redis.get(store.keys.stat("failed")) or 0)
             # A job whose own count write died with the server may have been applied: its
@@ -427,7 +445,7 @@ def garbage_payloads(redis_url: str, namespace: str, workdir: Path, *, garbage_c
         result.problems += _check_dead(dead, payloads, plan)
         if marker.exists():
             result.problems.append(f"a payload's code ran: {marker.read_text()!r}")
-        _stop_workers(pool, result, started)
+        _stop_workers(pool, store, result, started)
         runs = store.runs()
         result.lost = sum(1 for i in range(good) if runs.get(i, 0) < 1)
         result.lost += max(0, garbage_count - len(dead))
@@ -534,7 +552,7 @@ def sigterm_long_job(redis_url: str, namespace: str, workdir: Path, *, seconds: 
                      == 2 and store.settled(), timeout, "the next worker to finish everything")
         except AssertionError as e:
             result.problems.append(f"{e}: {store.leftovers()}")
-        _stop_workers(pool, result, started)
+        _stop_workers(pool, store, result, started)
         done: dict[bytes, bytes] = store.redis.hgetall(store.chaos("done"))  # type: ignore[assignment]
         starts: dict[bytes, bytes] = store.redis.hgetall(store.chaos("started"))  # type: ignore[assignment]
         runs = store.runs()
