@@ -19,36 +19,31 @@ from jobkit_lint.cli import main
 
 from .helpers import write_tree
 
-#: A Celery task given a model object: JK101 at line 13, column 16.
+#: A jobkit job enqueued with a model object: JK101 at line 10, column 34.
 FLAWED = """\
-    from celery import shared_task
-
-    from shop.models import Order
-
-
-    @shared_task
-    def ship(order_id):
-        return order_id
+    import jobkit
+    from shop.models import Invoice
 
 
-    def checkout(order_id):
-        order = Order.objects.get(id=order_id)
-        ship.delay(order)
+    class MailInvoiceJob(jobkit.Job):
+        def perform(self, invoice_id): ...
+
+
+    def close_month(invoice: Invoice):
+        MailInvoiceJob.perform_async(invoice)
 """
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project root with a pyproject.toml, as the working directory."""
-    write_tree(tmp_path, {"pyproject.toml": "[project]\nname = 'demo'\n"})
-    monkeypatch.chdir(tmp_path)
+    """The working directory, a project root (it has a pyproject.toml)."""
+    monkeypatch.chdir(write_tree(tmp_path, {"pyproject.toml": "[project]\nname = 'demo'\n"}))
     return tmp_path
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    """``jobkit-lint ARGS`` in-process: exit code, stdout, stderr."""
+    return (main(list(args)), *capsys.readouterr())
 
 
 def _tree(root: Path) -> set[str]:
@@ -146,7 +141,7 @@ def test_the_text_format_ends_each_finding_with_the_rule_name(
     code, out, _ = run(capsys, "--no-cache")
     first, *_, last = out.splitlines()
     assert code == 1
-    assert re.fullmatch(r"app/tasks\.py:13:16: JK101 `order` is a model object .* "
+    assert re.fullmatch(r"app/tasks\.py:10:34: JK101 `invoice` is a model object .* "
                         r"\[model-argument\]", first), first
     assert last == "Found 1 finding."
 
