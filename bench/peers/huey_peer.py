@@ -8,9 +8,12 @@ import sys
 import redis
 from huey import RedisHuey
 
+from bench import bodies
+
 NAME = "huey"
 DB = 10
-WORKER = "huey_consumer -k thread -w 10 (1 process, 10 worker threads)"
+WORKER = "huey_consumer -k thread -w C (1 process, C worker threads)"
+JOBS = {"noop": 10_000, "redis-call": 5_000, "io-10ms": 10_000}
 enqueue_bulk = None
 huey = RedisHuey("bench", url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"))
 
@@ -18,6 +21,24 @@ huey = RedisHuey("bench", url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0
 @huey.task()
 def noop(n: int) -> None:
     """The job."""
+
+
+@huey.task()
+def redis_call(n: int) -> None:
+    bodies.redis_call()
+
+
+@huey.task()
+def io_10ms(n: int) -> None:
+    bodies.io_10ms()
+
+
+@huey.task()
+def probe(enqueued_at: float) -> None:
+    bodies.probe(enqueued_at)
+
+
+TASKS = {"noop": noop, "redis-call": redis_call, "io-10ms": io_10ms}
 
 
 def setup(url: str) -> None:
@@ -29,15 +50,24 @@ def enqueue_single(n: int) -> None:
         noop(i)
 
 
-fill = enqueue_single
+def fill(workload: str, n: int) -> None:
+    task = TASKS[workload]
+    for i in range(n):
+        task(i)
 
 
-def worker_command(url: str) -> tuple[list[str], dict[str, str]]:
+def enqueue_probe(enqueued_at: float) -> None:
+    probe(enqueued_at)
+
+
+def worker_command(url: str, workload: str = "noop") -> tuple[list[str], dict[str, str]]:
+    from bench.workloads import WORKLOADS
+
     exe = os.path.join(os.path.dirname(sys.executable), "huey_consumer")
-    return [exe, "bench.peers.huey_peer.huey", "-k", "thread", "-w", "10", "-q"], {
-        "BENCH_REDIS_URL": url}
+    return [exe, "bench.peers.huey_peer.huey", "-k", "thread", "-w",
+            str(WORKLOADS[workload].concurrency), "-q"], {"BENCH_REDIS_URL": url}
 
 
-def remaining(r: redis.Redis, n: int) -> int:
-    # Dequeued tasks run at once (at most 10 in flight, one per thread, when this reads 0).
+def remaining(r: redis.Redis, n: int, workload: str = "noop") -> int:
+    # Dequeued tasks run at once (at most C in flight, one per thread, when this reads 0).
     return int(r.llen("huey.redis.bench"))

@@ -13,9 +13,10 @@ DB = _one.DB
 WORKER = "python -m jobkit worker -c 10 --processes 2 (supervisor + 2 processes x 10 threads)"
 enqueue_single = None
 enqueue_bulk = None
+JOBS = {"noop": 400_000}
 __all__ = ["fill", "remaining", "setup"]
 
 
-def worker_command(url: str) -> tuple[list[str], dict[str, str]]:
-    argv, env = _one.worker_command(url)
+def worker_command(url: str, workload: str = "noop") -> tuple[list[str], dict[str, str]]:
+    argv, env = _one.worker_command(url, workload)
     return [*argv, "--processes", "2"], env

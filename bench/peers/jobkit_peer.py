@@ -6,17 +6,30 @@ import sys
 
 import redis
 
+from bench.workloads import WORKLOADS
+
 NAME = "jobkit"
 DB = 4
 NAMESPACE = "bench"
 CONCURRENCY = 10
-WORKER = f"python -m jobkit worker -c {CONCURRENCY} (1 process, 10 threads, reliable fetch)"
+WORKER = "python -m jobkit worker -c C (1 process, C threads, reliable fetch)"
+#: Jobs per processing run of each workload.
+JOBS = {"noop": 200_000, "redis-call": 20_000, "io-10ms": 30_000,
+        "async-redis-call": 30_000, "async-io-10ms": 100_000}
 
 
 def setup(url: str) -> None:
     import jobkit
 
     jobkit.configure(redis_url=url, namespace=NAMESPACE)
+
+
+def unsupported(workload: str) -> str | None:
+    from bench import jobs_module
+
+    if WORKLOADS[workload].coroutine:
+        return jobs_module.ASYNC_UNSUPPORTED
+    return None
 
 
 def enqueue_single(n: int) -> None:
@@ -32,15 +45,27 @@ def enqueue_bulk(n: int) -> None:
     NoopJob.perform_bulk([[i] for i in range(n)])
 
 
-fill = enqueue_bulk
+def fill(workload: str, n: int) -> None:
+    from bench.jobs_module import JOBS
+
+    JOBS[workload].perform_bulk([[i] for i in range(n)])
 
 
-def worker_command(url: str) -> tuple[list[str], dict[str, str]]:
+def enqueue_probe(enqueued_at: float) -> None:
+    from bench.jobs_module import ProbeJob
+
+    ProbeJob.perform_async(enqueued_at)
+
+
+def worker_command(url: str, workload: str = "noop") -> tuple[list[str], dict[str, str]]:
+    w = WORKLOADS[workload]
     argv = [sys.executable, "-m", "jobkit", "worker", "-r", "bench.jobs_module",
-            "-c", str(CONCURRENCY), "--log-level", "WARNING"]
+            "-c", str(CONCURRENCY if w.coroutine else w.concurrency), "--log-level", "WARNING"]
+    if w.coroutine:
+        argv += ["--async-concurrency", str(w.concurrency)]
     return argv, {"JOBKIT_REDIS_URL": url, "JOBKIT_NAMESPACE": NAMESPACE}
 
 
-def remaining(r: redis.Redis, n: int) -> int:
-    # Sidekiq's counter, incremented in the same MULTI that acknowledges each job.
+def remaining(r: redis.Redis, n: int, workload: str = "noop") -> int:
+    # Sidekiq's counter, incremented in the same write that acknowledges each job.
     return n - int(r.get(f"{NAMESPACE}:stat:processed") or 0)

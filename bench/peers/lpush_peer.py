@@ -1,4 +1,5 @@
-"""The floor for single enqueue: a bare redis-py ``LPUSH`` loop of jobkit-sized payloads."""
+"""The floor for enqueue: a bare redis-py ``LPUSH`` loop of jobkit-sized payloads, and for bulk
+enqueue the same bytes ``LPUSH``ed through pipelines of 1,000."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ NAME = "redis LPUSH"
 DB = 5
 WORKER = "-"
 KEY = "bench:queue:default"
-enqueue_bulk = None
+JOBS: dict[str, int] = {}
 fill = None
 _url = ""
 _client: redis.Redis | None = None
@@ -36,6 +37,16 @@ def enqueue_single(n: int) -> None:
         lpush(KEY, payload)
 
 
+def enqueue_bulk(n: int, batch: int = 1_000) -> None:
+    assert _client is not None
+    payload = _payload
+    for start in range(0, n, batch):
+        pipe = _client.pipeline(transaction=False)
+        for _ in range(min(batch, n - start)):
+            pipe.lpush(KEY, payload)
+        pipe.execute()
+
+
 def paired(n: int, chunk: int = 2_000) -> list[float]:
     """Ratios (jobkit ``perform_async`` rate / bare ``LPUSH`` rate), one per pair of
     ``chunk``-job runs alternating in this one process, ``n`` jobs a side in all: machine
@@ -58,9 +69,9 @@ def paired(n: int, chunk: int = 2_000) -> list[float]:
     return ratios
 
 
-def worker_command(url: str) -> None:
+def worker_command(url: str, workload: str = "noop") -> None:
     return None
 
 
-def remaining(r: redis.Redis, n: int) -> int:
+def remaining(r: redis.Redis, n: int, workload: str = "noop") -> int:
     return 0

@@ -12,9 +12,10 @@ import redis
 
 NAME = "sidekiq"
 DB = 11
-WORKER = "sidekiq -r ./bench/sidekiq_job.rb -c 10 (1 Ruby process, 10 threads, basic fetch)"
+WORKER = "sidekiq -r ./bench/sidekiq_job.rb -c C (1 Ruby process, C threads, basic fetch)"
 enqueue_single = None
 enqueue_bulk = None
+JOBS = {"noop": 20_000, "redis-call": 10_000, "io-10ms": 20_000}
 
 
 def available() -> str | None:
@@ -41,17 +42,27 @@ def setup(url: str) -> None:
     jobkit.configure(redis_url=url, namespace="")
 
 
-def fill(n: int) -> None:
-    from bench.jobs_module import NoopJob
+def fill(workload: str, n: int) -> None:
+    from bench.jobs_module import JOBS
 
-    NoopJob.perform_bulk([[i] for i in range(n)])
-
-
-def worker_command(url: str) -> tuple[list[str], dict[str, str]]:
-    return ["sidekiq", "-r", "./bench/sidekiq_job.rb", "-c", "10"], {"REDIS_URL": url}
+    JOBS[workload].perform_bulk([[i] for i in range(n)])
 
 
-def remaining(r: redis.Redis, n: int) -> int:
+def enqueue_probe(enqueued_at: float) -> None:
+    from bench.jobs_module import ProbeJob
+
+    ProbeJob.perform_async(enqueued_at)
+
+
+def worker_command(url: str, workload: str = "noop") -> tuple[list[str], dict[str, str]]:
+    from bench.workloads import WORKLOADS
+
+    return (["sidekiq", "-r", "./bench/sidekiq_job.rb", "-c",
+             str(WORKLOADS[workload].concurrency)],
+            {"REDIS_URL": url, "BENCH_REDIS_URL": url})
+
+
+def remaining(r: redis.Redis, n: int, workload: str = "noop") -> int:
     # Sidekiq's stat:processed is flushed only every 5 s, so count the queue: a fetched job
-    # runs at once (basic fetch; at most 10 no-op jobs in flight when this reads 0).
+    # runs at once (basic fetch; at most C jobs in flight when this reads 0).
     return int(r.llen("queue:default"))
