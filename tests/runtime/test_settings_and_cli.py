@@ -18,6 +18,8 @@ from jobkit.supervisor import cpu_plan, strip_processes, usable_cpus
     ({"dead_max_jobs": -5}, "dead_max_jobs=-5"),
     ({"death_handlers": ["not callable"]}, "death_handlers item 'not callable'"),
     ({"poll_interval": float("inf")}, "poll_interval=inf"),
+    ({"clock": 5}, "clock=5 is not callable"),
+    ({"jitter_random": 7}, "jitter_random=7 is not callable"),
 ])
 def test_bad_setting_is_rejected_naming_the_value(changes: dict[str, object],
                                                    message: str) -> None:
