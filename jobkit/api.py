@@ -20,6 +20,7 @@ from .errors import JobkitError, NotFoundError, PayloadError
 from .keys import Keys
 from .replies import integer, texts, values
 from .settings import Settings
+from .status import Holder, JobStatus, StatusReader
 
 SETS = ("schedule", "retry", "dead")
 
@@ -119,6 +120,7 @@ class Admin:
             self.redis.mget(self.keys.stat("processed"), self.keys.stat("failed")))
         queues = self.queues()
         processes = self.processes()
+        holders = self.in_flight()
         return {
             "processed": int(processed or 0), "failed": int(failed or 0),
             "enqueued": sum(q["size"] for q in queues),
@@ -127,7 +129,19 @@ class Admin:
             "dead": integer(self.redis.zcard(self.keys.dead)),
             "processes": len(processes), "busy": sum(p["busy"] for p in processes),
             "queues": queues,
+            "in_progress": sum(h.jobs for h in holders),
+            # Jobs of dead (or silent) processes: in no queue until recovery requeues them.
+            "unrecovered": [h.as_dict() for h in holders if h.state != "alive"],
         }
+
+    def status(self, jid: str) -> JobStatus:
+        """Where the job with ``jid`` is now: queued, running, scheduled, retrying, dead or
+        not found (see :mod:`jobkit.status`)."""
+        return StatusReader(self.redis, self.settings).status(jid)
+
+    def in_flight(self) -> list[Holder]:
+        """Processes holding jobs in progress, dead and silent ones included."""
+        return StatusReader(self.redis, self.settings).in_flight()
 
     def entries(self, where: str, *, limit: int = 50) -> list[JobRecord]:
         """Jobs in a sorted set (``schedule``, ``retry``, ``dead``), soonest/newest first."""

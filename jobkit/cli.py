@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "completions/jobkit\n  jobkit completion zsh > ~/.zfunc/_jobkit")
     c.add_argument("shell", choices=["bash", "zsh", "tcsh"], help="the shell to complete in")
     c.set_defaults(func=lambda args: _cmd_completion(parser, args.shell))
+    from . import status_cli
+
+    status_cli.add_commands(sub, _add_redis_options)
     return parser
 
 

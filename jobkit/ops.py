@@ -63,12 +63,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
     def render(out: TextIO) -> None:
         out.write(f"processed {s['processed']}  failed {s['failed']}  enqueued {s['enqueued']}  "
                   f"scheduled {s['scheduled']}  retries {s['retries']}  dead {s['dead']}  "
-                  f"processes {s['processes']}  busy {s['busy']}\n")
+                  f"processes {s['processes']}  busy {s['busy']}  "
+                  f"in progress {s['in_progress']}\n")
+        for held in s["unrecovered"]:
+            out.write(_unrecovered(held) + "\n")
         if s["queues"]:
             _table([(q["name"], q["size"], f"{q['latency']:.1f}s") for q in s["queues"]],
                    ("queue", "size", "latency"), out)
 
     return _emit(args, s, render)
+
+
+def _unrecovered(held: dict[str, Any]) -> str:
+    from .status import Holder
+
+    return Holder(**held).describe()
 
 
 def cmd_queues(args: argparse.Namespace) -> int:
