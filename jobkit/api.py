@@ -100,7 +100,13 @@ class Admin:
         return out
 
     def processes(self) -> list[dict[str, Any]]:
-        """Live processes from the heartbeat hashes (expired ones are skipped)."""
+        """Live processes from the heartbeat hashes, after pruning dead ones as Sidekiq's
+        ``ProcessSet.cleanup`` does."""
+        import time
+
+        from .heartbeat import cleanup
+
+        cleanup(self.redis, self.keys, now=time.time(), stale_after=self.settings.recovery_timeout)
         out = []
         for identity in sorted(texts(self.redis.smembers(self.keys.processes))):
             info, busy, beat, quiet = values(self.redis.hmget(

@@ -115,6 +115,42 @@ class Heartbeat:
         pipe.execute()
 
 
+def cleanup(connection: redis.Redis, keys: Keys, *, now: float, stale_after: float) -> int:
+    """Prune dead processes from ``processes``, as Sidekiq's ``ProcessSet.cleanup``; returns
+    how many processes are alive.
+
+    Sidekiq drops a member once its heartbeat hash has expired (60 s). A jobkit process is
+    known dead sooner: its liveness key has expired and its last beat is ``stale_after``
+    seconds old (the recovery timeout), so its hashes go too and no one waits a minute more.
+    A Sidekiq process has no liveness key; its fresh beat keeps it alive.
+    """
+    members = sorted(m.decode() if isinstance(m, bytes) else m
+                     for m in connection.smembers(keys.processes))
+    if not members:
+        return 0
+    pipe = connection.pipeline(transaction=False)
+    for identity in members:
+        pipe.hmget(keys.process(identity), ["info", "beat"])
+        pipe.exists(keys.alive(identity))
+    replies = pipe.execute()
+    gone, live = [], 0
+    for i, identity in enumerate(members):
+        (info, beat), alive = replies[2 * i], replies[2 * i + 1]
+        if info is None:
+            gone.append(identity)
+        elif alive or now - float(beat or 0) <= stale_after:
+            live += 1
+        elif b'"jobkit"' in info:
+            gone.append(identity)
+    if gone:
+        pipe = connection.pipeline(transaction=True)
+        pipe.srem(keys.processes, *gone)
+        for identity in gone:
+            pipe.delete(keys.process(identity), keys.workers(identity), keys.work(identity))
+        pipe.execute()
+    return live
+
+
 def _work_entry(queue: str, raw: bytes, run_at: float, as_object: bool) -> str:
     # Sidekiq 6.x stores the payload as a JSON object in ``workers``; 7.x keeps the raw job
     # string in ``work`` and parses it on read.

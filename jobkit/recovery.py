@@ -48,8 +48,6 @@ class Recovery:
                 identity, _, queue = member.partition("|")
                 if identity in dead:
                     moved += self._recover_list(identity, queue, member)
-            if dead:
-                self._forget_processes(dead)
         self.bury_poison()
         return moved
 
@@ -89,13 +87,3 @@ class Recovery:
             add_dead(pipe, self.keys, self.settings, pl.encode(buried[-1]), self.settings.clock())
             pipe.execute()
         return buried
-
-    def _forget_processes(self, identities: set[str]) -> None:
-        # Sidekiq's ProcessSet.cleanup would drop these too, once their hash expires.
-        ordered = sorted(identities)
-        pipe = self.redis.pipeline(transaction=False)
-        for identity in ordered:
-            pipe.exists(self.keys.process(identity))
-        gone = [i for i, up in zip(ordered, pipe.execute(), strict=True) if not up]
-        if gone:
-            self.redis.srem(self.keys.processes, *gone)

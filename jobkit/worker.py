@@ -25,12 +25,11 @@ from .backoff import MAX_BACKOFF, next_backoff, retry_redis
 from .connection import connect
 from .errors import PayloadError
 from .fetch import Fetcher
-from .heartbeat import Heartbeat, new_identity
+from .heartbeat import Heartbeat, cleanup, new_identity
 from .keys import Keys
 from .middleware.logging import JobLogger
 from .processor import Outcome, Processor, invalid_payload
 from .recovery import Recovery
-from .replies import integer
 from .scheduler import Scheduler
 from .settings import Settings
 from .worker_options import MAX_PREFETCH, PREFETCH_SECONDS, WorkerOptions
@@ -395,6 +394,7 @@ class Worker:
         next_beat = next_poll = next_recover = time.monotonic()
         next_poll += self.scheduler.next_wait(1, self._rng) / 2
         backoff = 0.0
+        live = 1
         while not self._ack_stop.is_set():
             now = time.monotonic()
             try:
@@ -403,11 +403,14 @@ class Worker:
                     next_beat = now + self.settings.heartbeat_interval
                 if now >= next_recover:
                     self.recovery.run()
+                    # Only live processes share the polling: counting dead ones (kill -9)
+                    # would stretch every poll interval.
+                    live = cleanup(self.redis, self.keys, now=time.time(),
+                                   stale_after=self.settings.recovery_timeout)
                     next_recover = now + self.settings.recovery_timeout / 2
                 if now >= next_poll and not self._quiet.is_set():
                     self.scheduler.enqueue_due()
-                    processes = integer(self.redis.scard(self.keys.processes)) or 1
-                    next_poll = now + self.scheduler.next_wait(processes, self._rng)
+                    next_poll = now + self.scheduler.next_wait(live, self._rng)
                 backoff = 0.0
             except redis.RedisError as e:
                 # The step that failed is still due: without a pause it would be retried (and
