@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
 import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
-from . import registry
+from . import periodic, registry
 from .errors import ArgumentError, JobDefinitionError
 from .options import (
     JobOptions,
@@ -54,6 +55,13 @@ class Job:
     unique: ClassVar[str | None] = None
     unique_for: ClassVar[float] = 3600.0
     unique_args: ClassVar[UniqueArgs | None] = None
+    #: Periodic: a five-field cron expression or @hourly/@daily/...; ``cron_tz`` its IANA zone.
+    cron: ClassVar[str | None] = None
+    cron_tz: ClassVar[str] = "UTC"
+    #: Periodic: seconds (or a timedelta) between runs, instead of ``cron``.
+    every: ClassVar[float | dt.timedelta | None] = None
+    #: Ticks missed while no worker ran: "latest" (enqueue the last one), "none" or "all".
+    catch_up: ClassVar[str] = "latest"
 
     #: (required, maximum or None for ``*args``) positional argument counts of ``perform``.
     _arity: ClassVar[tuple[int, int | None]] = (0, None)
@@ -61,6 +69,8 @@ class Job:
 
     jid: str = ""
     retry_count: int | None = None
+    #: For a periodic run: the tick it is for (aware UTC datetime); None for other runs.
+    tick: dt.datetime | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -83,6 +93,7 @@ class Job:
         cls.discard_on = check_discard_on(cls.discard_on, owner)
         check_bool("retry_jitter", cls.retry_jitter, owner)
         cls._arity = _arity_of(cls._perform_target(), owner)
+        periodic.from_class(cls, owner)
         registry.register(cls)
 
     @classmethod
@@ -304,7 +315,7 @@ def job(
 
 _FUNCTION_OPTIONS = {
     "name", "queue", "retry", "dead", "discard_on", "backtrace", "retry_jitter", "tags",
-    "unique", "unique_for", "unique_args", "retry_in",
+    "unique", "unique_for", "unique_args", "retry_in", "cron", "cron_tz", "every", "catch_up",
 }
 
 

@@ -91,3 +91,23 @@ class Keys:
     def unique_rejected(self) -> str:
         """Counter of enqueues refused because a unique lock was held."""
         return self._k("jobkit:stat:unique_rejected")
+
+    # Periodic jobs.
+
+    @property
+    def cron_entries(self) -> str:
+        """Hash of entry name → its definition as JSON, published by every worker."""
+        return self._k("jobkit:cron:entries")
+
+    def cron_entry(self, name: str) -> str:
+        """Hash of one entry's last claimed tick: ``last_tick`` (ms), ``last_jid``, ..."""
+        return self._k(f"jobkit:cron:entry:{name}")
+
+    def cron_ticks(self, name: str) -> str:
+        """Sorted set of an entry's recently claimed ticks (ms): the per-tick claims."""
+        return self._k(f"jobkit:cron:ticks:{name}")
+
+    @property
+    def cron_paused(self) -> str:
+        """Set of paused entry names; every process skips their ticks."""
+        return self._k("jobkit:cron:paused")

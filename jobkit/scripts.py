@@ -82,6 +82,54 @@ end
 return 0
 """
 
+#: Claims periodic ticks and enqueues their jobs, atomically per tick: a tick is claimed by
+#: exactly one call across all processes, and its job is pushed in the same step, so a crash
+#: can neither lose a claimed tick's job nor enqueue it twice.
+#: KEYS: queues set, paused set, unique-rejected counter, then per claim: entry hash, claimed
+#: ticks sorted set, queue list, unique lock key (any key when there is no lock).
+#: ARGV: ticks to remember per entry, identity, now (epoch seconds), then per claim: name,
+#: tick (ms), payload, queue name, lock TTL ms ("0" = no lock), jid.
+#: Returns per claim: 0 already claimed (or older than the remembered ticks), 1 enqueued,
+#: 2 paused (claimed, not enqueued), 3 unique lock held (claimed, not enqueued).
+CLAIM_TICKS = """
+local keep = tonumber(ARGV[1])
+local results = {'taken', 'enqueued', 'paused', 'locked'}
+local out = {}
+for i = 0, (#ARGV - 3) / 6 - 1 do
+  local a, k = 4 + i * 6, 4 + i * 4
+  local tick = tonumber(ARGV[a + 1])
+  local code = 0
+  if not redis.call('zscore', KEYS[k + 1], ARGV[a + 1]) then
+    local oldest = redis.call('zrange', KEYS[k + 1], 0, 0, 'WITHSCORES')
+    local full = redis.call('zcard', KEYS[k + 1]) >= keep
+    if not (full and tick < tonumber(oldest[2])) then
+      redis.call('zadd', KEYS[k + 1], tick, ARGV[a + 1])
+      redis.call('zremrangebyrank', KEYS[k + 1], 0, -keep - 1)
+      if redis.call('sismember', KEYS[2], ARGV[a]) == 1 then
+        code = 2
+      elseif ARGV[a + 4] ~= '0' and
+          not redis.call('set', KEYS[k + 3], ARGV[a + 5], 'NX', 'PX', ARGV[a + 4]) then
+        redis.call('incr', KEYS[3])
+        code = 3
+      else
+        redis.call('sadd', KEYS[1], ARGV[a + 3])
+        redis.call('lpush', KEYS[k + 2], ARGV[a + 2])
+        code = 1
+      end
+      local last = tonumber(redis.call('hget', KEYS[k], 'last_tick') or '-1')
+      if tick > last then
+        local jid = ''
+        if code == 1 then jid = ARGV[a + 5] end
+        redis.call('hset', KEYS[k], 'last_tick', ARGV[a + 1], 'last_jid', jid,
+                   'last_result', results[code + 1], 'last_at', ARGV[3], 'last_by', ARGV[2])
+      end
+    end
+  end
+  out[#out + 1] = code
+end
+return out
+"""
+
 #: KEYS: source sorted set, destination sorted set. ARGV: member, new member, new score.
 #: Moves one entry between sets (retry → dead) only if this call removed it.
 MOVE_MEMBER = """

@@ -5,7 +5,7 @@ Threads and what they own:
                process's in-progress lists: one script call per cycle when the batch all
                succeeded (a MULTI and then the fetch otherwise), and hands jobs to executors
   executor xC  runs one job at a time through the processor
-  housekeeper  heartbeat, due-job scheduler and dead-process recovery
+  housekeeper  heartbeat, due-job scheduler, periodic ticks and dead-process recovery
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from .processor import Outcome, Processor, invalid_payload
 from .recovery import Recovery
 from .scheduler import Scheduler
 from .settings import Settings
+from .ticker import Ticker
 from .worker_options import MAX_PREFETCH, PREFETCH_SECONDS, WorkerOptions
 
 __all__ = ["Worker", "WorkerOptions"]
@@ -64,6 +65,7 @@ class Worker:
         self.fetcher = Fetcher(self.redis, self.keys, self.identity, self.options.queues,
                                strict=self.options.strict)
         self.scheduler = Scheduler(self.redis, settings)
+        self.ticker = Ticker(self.redis, settings, identity=self.identity)
         self.acknowledger = ack.Acknowledger(self.redis, self.keys, settings, self.identity)
         self.recovery = Recovery(self.redis, settings)
         self.heartbeat = Heartbeat(
@@ -394,6 +396,7 @@ class Worker:
         next_beat = next_poll = next_recover = time.monotonic()
         next_poll += self.scheduler.next_wait(1, self._rng) / 2
         backoff = 0.0
+        next_tick = next_beat
         live = 1
         while not self._ack_stop.is_set():
             now = time.monotonic()
@@ -411,6 +414,9 @@ class Worker:
                 if now >= next_poll and not self._quiet.is_set():
                     self.scheduler.enqueue_due()
                     next_poll = now + self.scheduler.next_wait(live, self._rng)
+                if now >= next_tick and not self._quiet.is_set():
+                    # The ticker keeps the ticks it could not enqueue (Redis away) itself.
+                    next_tick = now + self.ticker.poll()
                 backoff = 0.0
             except redis.RedisError as e:
                 # The step that failed is still due: without a pause it would be retried (and
@@ -421,7 +427,7 @@ class Worker:
                 retry_at = now + backoff
                 next_beat, next_poll, next_recover = (max(t, retry_at) for t in (
                     next_beat, next_poll, next_recover))
-            wake = min(next_beat, next_poll, next_recover)
+            wake = min(next_beat, next_poll, next_recover, next_tick)
             self._ack_stop.wait(max(0.01, wake - time.monotonic()))
 
     def _beat(self) -> None:
