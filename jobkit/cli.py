@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import status_cli
 
     status_cli.add_commands(sub, _add_redis_options)
+    from . import cron_cli
+
+    cron_cli.add_commands(sub, _add_redis_options)
     return parser
 
 
