@@ -2,7 +2,7 @@
 
 Define jobs by subclassing :class:`Job` (or with :func:`job`), enqueue them with
 ``perform_async``/``perform_in``/``perform_at``/``perform_bulk``, and run them with
-``jobkit worker``.
+``jobkit worker``; declare periodic jobs with ``cron``/``every`` or :func:`periodic`.
 """
 
 from ._version import __version__
@@ -26,6 +26,7 @@ from .middleware import (
     ServerMiddleware,
 )
 from .options import JobOptions
+from .periodic_entries import periodic
 from .processor import Outcome
 from .registry import lookup, registered
 from .settings import Settings
@@ -59,6 +60,7 @@ __all__ = [
     "get_settings",
     "job",
     "lookup",
+    "periodic",
     "registered",
     "resolve",
     "use_client",

@@ -16,7 +16,7 @@ from .errors import ConfigError
 
 
 def _definitions(admin: Any, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    from . import periodic
+    from . import periodic_entries as periodic
 
     found = {(k.decode() if isinstance(k, bytes) else k): json.loads(v)
              for k, v in admin.redis.hgetall(admin.keys.cron_entries).items()}
@@ -91,7 +91,7 @@ def _pause(paused: bool) -> Callable[[argparse.Namespace], int]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import payload as pl
-    from . import periodic
+    from . import periodic_entries as periodic
     from .client import Client
     from .registry import lookup
 

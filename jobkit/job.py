@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
-from . import periodic, registry
+from . import periodic_entries, registry
 from .errors import ArgumentError, JobDefinitionError
 from .options import (
     JobOptions,
@@ -93,7 +93,7 @@ class Job:
         cls.discard_on = check_discard_on(cls.discard_on, owner)
         check_bool("retry_jitter", cls.retry_jitter, owner)
         cls._arity = _arity_of(cls._perform_target(), owner)
-        periodic.from_class(cls, owner)
+        periodic_entries.from_class(cls, owner)
         registry.register(cls)
 
     @classmethod

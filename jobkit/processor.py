@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import redis
 
 from . import payload as pl
-from . import periodic, registry, retry, scripts
+from . import periodic_entries, registry, retry, scripts
 from .errors import PayloadError, UnknownJobError
 from .keys import Keys
 from .settings import Settings
@@ -179,7 +179,7 @@ class Processor:
         instance = job()
         instance.jid = payload["jid"]
         instance.retry_count = payload.get("retry_count")
-        instance.tick = periodic.tick_of(payload)
+        instance.tick = periodic_entries.tick_of(payload)
         args = payload["args"]
 
         def call() -> None:

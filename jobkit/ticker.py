@@ -22,11 +22,11 @@ from collections.abc import Mapping
 
 import redis
 
-from . import periodic, scripts
+from . import periodic_entries, scripts
 from .client import Client
 from .keys import Keys
 from .payload import Payload, encode
-from .periodic import CATCH_UP_LIMIT, Entry
+from .periodic_entries import CATCH_UP_LIMIT, Entry
 from .settings import Settings
 
 log = logging.getLogger("jobkit.periodic")
@@ -64,7 +64,7 @@ class Ticker:
         self.settings = settings
         self.keys = Keys(settings.namespace)
         self.identity = identity
-        self.entries = dict(periodic.entries() if entries is None else entries)
+        self.entries = dict(periodic_entries.entries() if entries is None else entries)
         #: None: never treat a gap between polls as a stall (a test's fake clock jumps).
         self.stall = stall
         self.client = Client(settings, connection=connection)
@@ -177,8 +177,8 @@ class Ticker:
                now: float) -> tuple[Payload | None, str | None, int]:
         job, options = entry.job, entry.job.options()
         built = self.client.build(job, list(entry.args), options, now=now)
-        built[periodic.NAME_FIELD] = entry.name
-        built[periodic.TICK_FIELD] = tick
+        built[periodic_entries.NAME_FIELD] = entry.name
+        built[periodic_entries.TICK_FIELD] = tick
         payload = self.client._through_middleware(built)
         if payload is None:
             return None, None, 0

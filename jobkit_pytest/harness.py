@@ -21,6 +21,7 @@ from .errors import (
     UsageError,
 )
 from .matching import normalize
+from .periodic import Ticks, assert_periodic
 from .recorder import Payload, Recorder
 from .records import DrainReport, EnqueuedJob, JobRun
 from .runner import Runner, Waiting
@@ -80,6 +81,7 @@ class Harness:
         self.runner = Runner(
             self.settings, self.backend.redis, self.clock, known_queues=self.recorder.queues
         )
+        self.ticks = Ticks(self.settings, self.backend.redis, self.clock)
         self.inline = inline
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -124,8 +126,10 @@ class Harness:
         return self.clock.now()
 
     def advance(self, by: float | dt.timedelta) -> dt.datetime:
-        """Move jobkit's clock forward; scheduled and retry jobs due by then run on ``drain``."""
+        """Move jobkit's clock forward; scheduled and retry jobs due by then run on ``drain``,
+        and each periodic tick passed is enqueued once."""
         self.clock.advance(by)
+        self.ticks.poll()
         return self.clock.now()
 
     # -- inspection ----------------------------------------------------------------------
@@ -272,6 +276,13 @@ class Harness:
             lines += [f"  {k}: expected {v!r}, got {actual[k]!r}" for k, v in wrong.items()]
             raise JobOptionsAssertionError("\n".join(lines))
 
+    def assert_periodic(self, job: Any, **expected: Any) -> jobkit.periodic_entries.Entry:
+        """Assert a periodic entry of ``job``: ``assert_periodic(NightlyReportJob,
+        cron="0 3 * * *", tz="Europe/Berlin")``; fields: name, cron, tz, every, args,
+        catch_up (only those given are compared)."""
+        __tracebackhide__ = True
+        return assert_periodic(job_class(job), **expected)
+
     # -- running -------------------------------------------------------------------------
 
     def drain(
@@ -296,6 +307,7 @@ class Harness:
         name = None if job is None else job_class(job).name
         if until is not None:
             self.clock.advance_to(epoch_of(until, "until"))
+        self.ticks.poll()
         drainer = Drainer(
             self.runner,
             self.recorder.locations,

@@ -11,9 +11,9 @@ import pytest
 import redis
 
 import jobkit
-from jobkit import periodic
+from jobkit import periodic_entries as periodic
 from jobkit.keys import Keys
-from jobkit.periodic import CATCH_UP_LIMIT, Entry
+from jobkit.periodic_entries import CATCH_UP_LIMIT, Entry
 from jobkit.ticker import Ticker
 
 BERLIN = dt.timezone(dt.timedelta(hours=1))

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 import jobkit
-from jobkit import periodic
+from jobkit import periodic_entries as periodic
 from jobkit.cli import main
 from jobkit.keys import Keys
 from jobkit.ticker import Ticker
