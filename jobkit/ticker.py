@@ -143,6 +143,8 @@ class Ticker:
                          name, len(missed), entry.catch_up)
             self._owe(name, _policy(entry, missed))
         self._synced = True
+        shown = ", ".join(names[:10]) + (f", … ({len(names)} in all)" if len(names) > 10 else "")
+        log.info("periodic: ticking %s", shown)
 
     def _claim_pending(self, now: float) -> None:
         claims = [(name, tick) for name, ticks in self.pending.items() for tick in ticks]

@@ -236,6 +236,19 @@ def test_ticks_missed_while_no_worker_ran_follow_catch_up(
     assert got == [0, *expected]
 
 
+def test_a_stalled_process_treats_the_stall_like_downtime(settings: jobkit.Settings,
+                                                          r: redis.Redis,
+                                                          define: Callable[..., Entry]) -> None:
+    entry = define("minutely", cron="* * * * *", catch_up="latest")
+    ticker = _ticker(settings, r, entry)
+    base = _utc(2026, 5, 1, 0, 0, 30)
+    ticker.poll(base)
+    ticker.poll(base + 40)  # 00:01 on time
+    ticker.poll(base + 40 + 600)  # suspended for ten minutes: only the latest of them
+    got = [round((j["periodic_at"] - base + 30) / 60) for j in _queued(r, settings)]
+    assert got == [1, 11]
+
+
 def test_a_tick_whose_enqueue_failed_is_enqueued_when_redis_is_back(
         settings: jobkit.Settings, define: Callable[..., Entry], tmp_path: Any) -> None:
     from tests.runtime.redis_server import RedisServer
