@@ -220,10 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=lambda args: _cmd_completion(parser, args.shell))
     from . import status_cli
 
-    status_cli.add_commands(sub, _add_redis_options)
+    status_cli.add_commands(sub, _add_redis_options, _parser)
     from . import cron_cli
 
-    cron_cli.add_commands(sub, _add_redis_options)
+    cron_cli.add_commands(sub, _add_redis_options, _parser)
     return parser
 
 

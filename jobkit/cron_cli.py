@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from . import ops
-from .errors import ConfigError
+from .errors import NotFoundError
 
 
 def _definitions(admin: Any, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -29,7 +29,7 @@ def _entry(admin: Any, args: argparse.Namespace) -> dict[str, Any]:
     known = _definitions(admin, args)
     if args.name not in known:
         names = ", ".join(sorted(known)) or "none (no worker has published any; pass -r MODULE)"
-        raise ConfigError(f"no periodic entry named {args.name!r}; entries: {names}")
+        raise NotFoundError(f"no periodic entry named {args.name!r}; entries: {names}")
     return known[args.name]
 
 
@@ -116,15 +116,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                                            f"{payload['queue']}\n"))
 
 
-def add_commands(sub: Any, add_redis_options: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register ``jobkit cron`` and its subcommands."""
-    p = sub.add_parser(
-        "cron", help="periodic jobs: list, pause, resume, run now",
-        description="List periodic entries with their schedule, zone, next and last run and "
-        "that run's outcome; pause or resume one (stored in Redis, every worker honours it); "
-        "run one now. Examples: jobkit cron; jobkit cron pause nightly-report; "
-        "jobkit cron run nightly-report --json",
-    )
+def add_commands(
+    sub: Any,
+    add_redis_options: Callable[[argparse.ArgumentParser], None],
+    make_parser: Callable[..., argparse.ArgumentParser],
+) -> None:
+    """Register ``jobkit cron`` and its actions."""
+    p = make_parser(
+        sub, "cron", "periodic jobs: list, pause, resume, run now",
+        "List periodic entries with their schedule, zone, next and last run (UTC) and that\n"
+        "run's outcome; pause or resume one (stored in Redis: every worker honours it at its\n"
+        "next tick); run one now. Entries are those the workers published in Redis, plus any\n"
+        "defined in -r modules.",
+        "examples:\n  jobkit cron\n  jobkit cron pause nightly-report\n"
+        "  jobkit cron resume nightly-report\n  jobkit cron run nightly-report --json")
     verbs = p.add_subparsers(dest="cron_command", metavar="ACTION")
 
     def common(q: argparse.ArgumentParser) -> None:
@@ -139,8 +144,9 @@ def add_commands(sub: Any, add_redis_options: Callable[[argparse.ArgumentParser]
                              ("pause", _pause(True), "skip an entry's ticks until resumed"),
                              ("resume", _pause(False), "tick a paused entry again"),
                              ("run", cmd_run, "enqueue an entry's job now (not a tick)")):
-        q = verbs.add_parser(verb, help=text, description=text)
+        q = make_parser(verbs, verb, text, text + ".",
+                        f"example:\n  jobkit cron {verb}{'' if verb == 'list' else ' NAME'}")
         common(q)
         if verb != "list":
-            q.add_argument("name", help="the entry's name (as `jobkit cron` lists it)")
+            q.add_argument("name", help="the entry's name, as jobkit cron lists it")
         q.set_defaults(func=func)

@@ -15,6 +15,7 @@ import redis
 
 from ._version import __version__
 from .keys import Keys
+from .replies import texts
 
 #: Sidekiq expires a process's heartbeat hash after 60 seconds without a beat.
 PROCESS_TTL = 60
@@ -124,8 +125,7 @@ def cleanup(connection: redis.Redis, keys: Keys, *, now: float, stale_after: flo
     seconds old (the recovery timeout), so its hashes go too and no one waits a minute more.
     A Sidekiq process has no liveness key; its fresh beat keeps it alive.
     """
-    members = sorted(m.decode() if isinstance(m, bytes) else m
-                     for m in connection.smembers(keys.processes))
+    members = sorted(texts(connection.smembers(keys.processes)))
     if not members:
         return 0
     pipe = connection.pipeline(transaction=False)

@@ -17,6 +17,7 @@ import redis
 from . import payload as pl
 from .errors import ConfigError, PayloadError
 from .keys import Keys
+from .replies import texts, values
 from .settings import Settings
 
 State = Literal["queued", "running", "fetched", "scheduled", "retrying", "dead", "not_found"]
@@ -78,10 +79,6 @@ def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _load(raw: bytes | str) -> dict[str, Any] | None:
@@ -159,7 +156,7 @@ class StatusReader:
 
     def _in_queues(self, jid: str) -> JobStatus | None:
         needle = jid.encode()
-        for name in sorted(_text(m) for m in self.redis.smembers(self.keys.queues)):
+        for name in sorted(texts(self.redis.smembers(self.keys.queues))):
             key = self.keys.queue(name)
             # From the right end: position 1 is the job fetched next.
             start = 0
@@ -182,9 +179,9 @@ class StatusReader:
 
     def _in_progress(self, jid: str) -> JobStatus | None:
         needle = jid.encode()
-        for member in sorted(_text(m) for m in self.redis.smembers(self.keys.inprogress_index)):
+        for member in sorted(texts(self.redis.smembers(self.keys.inprogress_index))):
             identity, _, queue = member.partition("|")
-            for raw in self.redis.lrange(self.keys.inprogress(identity, queue), 0, -1):
+            for raw in values(self.redis.lrange(self.keys.inprogress(identity, queue), 0, -1)):
                 if needle not in raw:
                     continue
                 job = _load(raw)
@@ -200,7 +197,7 @@ class StatusReader:
 
     def _started(self, identity: str, jid: str) -> float | None:
         """When a thread of ``identity`` started running ``jid`` (from its busy hash)."""
-        for entry in self.redis.hvals(self.keys.work(identity)):
+        for entry in values(self.redis.hvals(self.keys.work(identity))):
             try:
                 work = json.loads(entry)
                 payload = work.get("payload")
@@ -215,7 +212,7 @@ class StatusReader:
 
     def in_flight(self) -> list[Holder]:
         """Every process holding jobs in progress, live ones and dead ones not yet recovered."""
-        members = sorted(_text(m) for m in self.redis.smembers(self.keys.inprogress_index))
+        members = sorted(texts(self.redis.smembers(self.keys.inprogress_index)))
         if not members:
             return []
         pipe = self.redis.pipeline(transaction=False)

@@ -127,5 +127,5 @@ def test_cron_on_an_unknown_entry_names_it(settings: jobkit.Settings,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["cron", "pause", "nope", "--redis-url", settings.redis_url, "--namespace",
                  settings.namespace])
-    assert code == 2
+    assert code == 1
     assert "no periodic entry named 'nope'" in capsys.readouterr().err
