@@ -97,6 +97,11 @@ class Ticker:
             owed = sum(map(len, self.pending.values()))
             log.warning("periodic: could not enqueue %d due tick(s), retrying: %s", owed, e)
             return RETRY_WAIT
+        except Exception:
+            # The worker's housekeeping thread runs this: a bug here must not stop its
+            # heartbeat (other workers would take this process for dead).
+            log.exception("periodic: internal error, retrying in %.0f s", 10 * RETRY_WAIT)
+            return 10 * RETRY_WAIT
         return max(0.0, min(MAX_WAIT, self._heap[0][0] - now))
 
     def _collect(self, now: float, *, stalled: bool) -> None:
@@ -154,7 +159,13 @@ class Ticker:
             args: list[str | int | bytes] = [KEEP, self.identity, repr(now)]
             built = []
             for name, tick in batch:
-                payload, lock, ttl = self._build(self.entries[name], tick, now)
+                try:
+                    payload, lock, ttl = self._build(self.entries[name], tick, now)
+                except Exception:
+                    # A middleware or unique_args bug: log it and settle the tick, or it
+                    # would fail again at every poll and hold up the entries after it.
+                    log.exception("periodic %r: could not build the job for tick %s", name, tick)
+                    payload, lock, ttl = None, None, 0
                 built.append(payload)
                 if payload is None:
                     continue  # a client middleware dropped it, as it may drop any enqueue

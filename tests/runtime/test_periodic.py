@@ -132,6 +132,18 @@ def test_two_entries_of_one_class_and_a_clashing_name(define: Callable[..., Entr
         define("sync-eu", Sync, cron="*/10 * * * *", args=["eu"])
 
 
+def test_a_job_function_can_be_periodic() -> None:
+    @jobkit.job(every=dt.timedelta(minutes=1), catch_up="all")
+    def sweep() -> None:
+        pass
+
+    try:
+        entry = periodic.entries()[sweep.name]
+        assert (entry.schedule.every, entry.catch_up, entry.job) == (60.0, "all", sweep.job_class)
+    finally:
+        periodic.unregister(sweep.name)
+
+
 # -- ticks ---------------------------------------------------------------------------------
 
 
@@ -268,6 +280,27 @@ def test_a_tick_whose_enqueue_failed_is_enqueued_when_redis_is_back(
         jobs = _queued(r, settings)
         assert [j["periodic_at"] for j in jobs] == [_utc(2026, 5, 1, 3, 0)]
         r.close()
+
+
+def test_a_tick_whose_job_cannot_be_built_is_logged_and_skipped(
+        settings: jobkit.Settings, r: redis.Redis, define: Callable[..., Entry],
+        caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(jobkit.Job):
+        name = "periodic_test.Broken"
+        unique = "until_executed"
+        unique_args = staticmethod(lambda args: object())  # not JSON: building fails
+
+        def perform(self) -> None:
+            pass
+
+    ok = define("fine", every=60)
+    bad = define("broken", Broken, every=60)
+    ticker = _ticker(settings, r, ok, bad)
+    ticker.poll(1_800_000_010.0)
+    ticker.poll(1_800_000_070.0)
+    assert [j["periodic"] for j in _queued(r, settings)] == ["fine"]
+    assert "periodic 'broken': could not build the job" in caplog.text
+    assert ticker.pending == {}
 
 
 # -- pause, resume, unique -------------------------------------------------------------------
