@@ -28,4 +28,5 @@ def a_test(jobkit: Harness) -> None:
     performed: int = report.performed
     run: JobRun | None = jobkit.perform_one()
     jobkit.assert_job_options(ChargeJob, queue="critical")
+    jobkit.assert_periodic(ChargeJob, cron="0 3 * * *", tz="Europe/Berlin")
     print(job, args, captured, moved, performed, run)

@@ -15,6 +15,22 @@ class ProcessOrderJob(jobkit.Job):
     def perform(self, order_id: int) -> None: ...
 
 
+class NightlyReportJob(jobkit.Job):
+    cron = "0 3 * * *"
+    cron_tz = "Europe/Berlin"
+    catch_up = "all"
+
+    def perform(self) -> None:
+        period_end: dt.datetime | None = self.tick
+        print(period_end)
+
+
+class PingJob(jobkit.Job):
+    every = dt.timedelta(seconds=30)
+
+    def perform(self) -> None: ...
+
+
 @jobkit.job(queue="mailers")
 def send_welcome(user_id: int) -> None: ...
 
@@ -38,4 +54,10 @@ def use() -> None:
     worker = jobkit.Worker(settings, jobkit.WorkerOptions(queues=(("critical", 3),)))
     outcome: jobkit.Outcome | None = worker.process_one()
     options: jobkit.JobOptions = jobkit.resolve(send_welcome).options()
-    print(jid, jids, outcome, options.queue)
+    jobkit.periodic("sync-eu", ProcessOrderJob, cron="*/5 * * * *", tz="UTC", args=[1])
+    jobkit.periodic("ping", PingJob, every=30, catch_up="none")
+    from jobkit.api import Admin
+    from jobkit.status import JobStatus
+
+    found: JobStatus = Admin(settings).status("abc123")
+    print(jid, jids, outcome, options.queue, found.state, found.position)
