@@ -140,7 +140,7 @@ def cleanup(connection: redis.Redis, keys: Keys, *, now: float, stale_after: flo
             gone.append(identity)
         elif alive or now - float(beat or 0) <= stale_after:
             live += 1
-        elif b'"jobkit"' in info:
+        elif _is_jobkit(info):
             gone.append(identity)
     if gone:
         pipe = connection.pipeline(transaction=True)
@@ -149,6 +149,15 @@ def cleanup(connection: redis.Redis, keys: Keys, *, now: float, stale_after: flo
             pipe.delete(keys.process(identity), keys.workers(identity), keys.work(identity))
         pipe.execute()
     return live
+
+
+def _is_jobkit(info: bytes) -> bool:
+    """Whether a heartbeat's ``info`` is a jobkit process's (Sidekiq's has no liveness key)."""
+    try:
+        labels = json.loads(info).get("labels")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(labels, list) and "jobkit" in labels
 
 
 def _work_entry(queue: str, raw: bytes, run_at: float, as_object: bool) -> str:
