@@ -21,6 +21,7 @@ def _definitions(admin: Any, args: argparse.Namespace) -> dict[str, dict[str, An
     found = {(k.decode() if isinstance(k, bytes) else k): json.loads(v)
              for k, v in admin.redis.hgetall(admin.keys.cron_entries).items()}
     for name, entry in periodic.entries().items():
+        # Defined in a -r module: listed, with the time workers last published it, if any.
         found.setdefault(name, entry.describe())
     return found
 
@@ -36,6 +37,7 @@ def _entry(admin: Any, args: argparse.Namespace) -> dict[str, Any]:
 def entries(admin: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Each entry with its schedule, next run, last run and that run's outcome."""
     from .cron import build_schedule
+    from .ticker import STALE_AFTER
 
     known = _definitions(admin, args)
     paused = {m.decode() for m in admin.redis.smembers(admin.keys.cron_paused)}
@@ -53,11 +55,15 @@ def entries(admin: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
             outcome = admin.status(state["last_jid"]).state
             # Gone from every queue, set and in-progress list: it ran and finished.
             outcome = "done" if outcome == "not_found" else outcome
+        published = d.get("published_at")
+        # Not republished for long: removed from the code, or no worker runs it.
+        stale = published is None or now - float(published) > STALE_AFTER
         out.append({"name": name, "class": d.get("class"), "schedule": schedule.describe(),
                     "zone": schedule.zone if schedule.cron else None,
                     "next_run": schedule.next_after(now), "last_run": last_tick,
                     "last_jid": state.get("last_jid") or None, "outcome": outcome,
-                    "paused": name in paused, "catch_up": d.get("catch_up")})
+                    "paused": name in paused, "catch_up": d.get("catch_up"),
+                    "published_at": published, "stale": stale})
     return out
 
 
@@ -70,7 +76,8 @@ def _render(rows: list[dict[str, Any]], out: TextIO) -> None:
     if not rows:
         out.write("no periodic entries (none published by a worker; pass -r MODULE)\n")
         return
-    ops._table([(r["name"] + (" (paused)" if r["paused"] else ""), r["schedule"],
+    ops._table([(r["name"] + (" (paused)" if r["paused"] else "")
+                 + (" (no worker ticks it)" if r["stale"] else ""), r["schedule"],
                  r["zone"] or "-", ops._when(r["next_run"]), ops._when(r["last_run"]),
                  r["outcome"] or "-") for r in rows],
                ("name", "schedule", "zone", "next run (UTC)", "last run (UTC)", "outcome"), out)

@@ -39,6 +39,10 @@ BATCH = 500
 KEEP = CATCH_UP_LIMIT + 28
 #: Seconds between claim attempts while Redis fails.
 RETRY_WAIT = 1.0
+#: Seconds between two publications of the definitions; ``jobkit cron`` calls an entry stale
+#: when none was seen for ``STALE_AFTER``.
+PUBLISH_EVERY = 3600.0
+STALE_AFTER = 2 * PUBLISH_EVERY + 600
 #: Longest sleep between polls, so entries defined later and clock jumps are noticed.
 MAX_WAIT = 30.0
 
@@ -74,6 +78,7 @@ class Ticker:
         self._heap: list[tuple[float, str]] = []
         self._last_poll: float | None = None
         self._synced = False
+        self._published = 0.0
         self.enqueued = 0
 
     def poll(self, now: float | None = None) -> float:
@@ -92,6 +97,8 @@ class Ticker:
         try:
             if not self._synced:
                 self._sync(now)
+            elif now - self._published >= PUBLISH_EVERY:
+                self._publish(now)
             self._claim_pending(now)
         except redis.RedisError as e:
             owed = sum(map(len, self.pending.values()))
@@ -132,8 +139,7 @@ class Ticker:
         """Publish the definitions and owe the ticks missed while no process ran."""
         names = sorted(self.entries)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(self.keys.cron_entries, mapping={
-            name: json.dumps(self.entries[name].describe()) for name in names})
+        self._publish(now, pipe)
         for name in names:
             pipe.hget(self.keys.cron_entry(name), "last_tick")
         replies = pipe.execute()[1:]
@@ -150,6 +156,16 @@ class Ticker:
         self._synced = True
         shown = ", ".join(names[:10]) + (f", … ({len(names)} in all)" if len(names) > 10 else "")
         log.info("periodic: ticking %s", shown)
+
+    def _publish(self, now: float, pipe: redis.client.Pipeline | None = None) -> None:
+        """Write the definitions with the time, for ``jobkit cron`` (which marks an entry no
+        worker has published for ``STALE_AFTER`` seconds: removed from the code, or no
+        worker runs)."""
+        target: redis.Redis | redis.client.Pipeline = self.redis if pipe is None else pipe
+        target.hset(self.keys.cron_entries, mapping={
+            name: json.dumps({**entry.describe(), "published_at": now})
+            for name, entry in self.entries.items()})
+        self._published = now
 
     def _claim_pending(self, now: float) -> None:
         claims = [(name, tick) for name, ticks in self.pending.items() for tick in ticks]

@@ -107,6 +107,7 @@ def test_cron_lists_entries_with_next_and_last_run_and_outcome(
         assert (row["name"], row["schedule"], row["zone"], row["last_run"], row["outcome"]) == (
             "nightly-report", "cron 0 3 * * *", "Europe/Berlin", None, None)
         assert row["next_run"] == entry.schedule.next_after(time.time())
+        assert row["stale"] is False
         ran = _cli(settings, capsys, "cron", "run", "nightly-report")
         [row] = _cli(settings, capsys, "cron")
         assert (row["last_jid"], row["outcome"]) == (ran["jid"], "queued")
@@ -119,6 +120,17 @@ def test_cron_lists_entries_with_next_and_last_run_and_outcome(
         assert _cli(settings, capsys, "cron", "pause", "nightly-report")["paused"] is True
         main(["cron", "--redis-url", settings.redis_url, "--namespace", settings.namespace])
         assert "nightly-report (paused)" in capsys.readouterr().out
+        # No worker has published it for three days: removed from the code, or none runs.
+        keys = Keys(settings.namespace)
+        definition = json.loads(r.hget(keys.cron_entries, "nightly-report"))  # type: ignore[arg-type]
+        definition["published_at"] = time.time() - 3 * 86400
+        r.hset(keys.cron_entries, "nightly-report", json.dumps(definition))
+        assert _cli(settings, capsys, "cron")[0]["stale"] is True
+        main(["cron", "--redis-url", settings.redis_url, "--namespace", settings.namespace])
+        assert "nightly-report (paused) (no worker ticks it)" in capsys.readouterr().out
+        # A running worker republishes hourly.
+        ticker.poll(time.time() + 3601)
+        assert _cli(settings, capsys, "cron")[0]["stale"] is False
     finally:
         periodic.unregister(entry.name)
 
