@@ -12,7 +12,7 @@ from typing import Any
 import libcst as cst
 
 from jobkit_lint.facts import Enqueue, FileFacts, JobDef, Scope
-from jobkit_lint.frameworks import recognize_enqueue
+from jobkit_lint.frameworks import EnqueueSite, recognize_enqueue
 from jobkit_lint.index import ProjectIndex
 from jobkit_lint.names import NameResolver, dotted_name, import_bindings
 from jobkit_lint.traversal import ANCHOR_KINDS, FIELDS, SKIP_TYPES, fields_of
@@ -23,6 +23,8 @@ _HANDLER_METHOD_BASES = ("View", "ViewSet", "APIView", "ViewSetMixin")
 _ROUTE_ATTRS = frozenset({"route", "get", "post", "put", "patch", "delete", "api_route"})
 _EMAIL_FUNCS = frozenset({"send_mail", "send_mass_mail", "mail_admins", "mail_managers"})
 _EMAIL_CLASSES = frozenset({"EmailMessage", "EmailMultiAlternatives"})
+# The method that holds a class-based job's body, per framework.
+_BODY_METHODS = {"jobkit": "perform", "dramatiq": "perform", "celery": "run"}
 
 
 class _Walker:
@@ -34,6 +36,9 @@ class _Walker:
         self.in_class_body = False
         self.atomic_depth = 0
         self.on_commit_depth = 0
+        # Bindings and enqueues are numbered in source order, so a name's value at an enqueue
+        # is its last binding before it.
+        self.seq = 0
 
     def visit(self, node: cst.CSTNode) -> None:
         handler = _HANDLERS.get(type(node))
@@ -133,7 +138,7 @@ class _Walker:
     ) -> JobDef | None:
         if method_of is not None:
             job = method_of[1]
-            if job is not None and node.name.value == "perform":
+            if job is not None and node.name.value == _BODY_METHODS.get(job.framework, "perform"):
                 job.bodies.append(node)
             return job
         if self.scope.parent is not None or self.class_stack:
@@ -164,14 +169,38 @@ class _Walker:
         return not self.class_stack and bool(params) and params[0].name.value == "request"
 
     def is_atomic(self, expr: cst.BaseExpression) -> bool:
+        """A transaction opened by `expr` (a `with` item or a decorator) that may write."""
         callee = expr.func if isinstance(expr, cst.Call) else expr
         name = self.facts.resolver.qualify(callee) or ""
-        if name.rsplit(".", 1)[-1] == "atomic":
-            return True
+        last = name.rsplit(".", 1)[-1]
+        lowered = last.lower()
+        managers = self.facts.index.transaction_managers
+        if name in managers or last in managers or (
+            ("atomic" in lowered or "transaction" in lowered)
+            and not lowered.startswith(("non_atomic", "no_", "without_"))
+        ):
+            return not self.read_only(expr)
         # SQLAlchemy: `with session.begin():` / `with db.session.begin_nested():`.
         return isinstance(expr, cst.Call) and isinstance(callee, cst.Attribute) and (
             callee.attr.value in {"begin", "begin_nested"}
         )
+
+    def read_only(self, expr: cst.BaseExpression) -> bool:
+        # `transaction.atomic(using=replica)`: a read-only snapshot cannot commit anything a
+        # job could read too early.
+        if not isinstance(expr, cst.Call):
+            return False
+        using = [a.value for a in expr.args if a.keyword and a.keyword.value == "using"]
+        using = using or [a.value for a in expr.args[:1] if a.keyword is None]
+        for value in using:
+            if isinstance(value, cst.SimpleString):
+                text = str(value.evaluated_value)
+            else:
+                text = dotted_name(value) or self.facts.module.code_for_node(value)
+            text = text.lower()
+            if any(db.lower() in text for db in self.facts.index.read_only_databases):
+                return True
+        return False
 
     def with_block(self, node: cst.With) -> None:
         atomic = False
@@ -179,21 +208,26 @@ class _Walker:
             self.visit(item.item)
             atomic = atomic or self.is_atomic(item.item)
             if item.asname is not None and isinstance(item.asname.name, cst.Name):
-                self.scope.bind(item.asname.name.value, item.item)
+                self.bind(item.asname.name.value, item.item)
         self.atomic_depth += atomic
         self.visit(node.body)
         self.atomic_depth -= atomic
 
+    def bind(self, name: str, value: cst.BaseExpression) -> None:
+        self.seq += 1
+        self.scope.bind(name, value, self.seq)
+
     def assign(self, node: cst.Assign) -> None:
+        # The value is evaluated before the name is bound: `x = f(x)` reads the old `x`.
+        self.children(node)
         for target in node.targets:
             if isinstance(target.target, cst.Name):
-                self.scope.bind(target.target.value, node.value)
-        self.children(node)
+                self.bind(target.target.value, node.value)
 
     def ann_assign(self, node: cst.AnnAssign) -> None:
-        if isinstance(node.target, cst.Name) and node.value is not None:
-            self.scope.bind(node.target.value, node.value)
         self.children(node)
+        if isinstance(node.target, cst.Name) and node.value is not None:
+            self.bind(node.target.value, node.value)
 
     def for_loop(self, node: cst.For) -> None:
         if isinstance(node.target, cst.Name):
@@ -212,15 +246,28 @@ class _Walker:
             self.on_commit_depth -= 1
             return
         site = recognize_enqueue(node, facts.resolver, facts.index)
+        if site is None and self.on_commit_depth > 0:
+            site = self.partial_enqueue(node)
         if site is not None:
             in_tx = self.atomic_depth > 0 or self.scope.transactional
+            self.seq += 1
             facts.enqueues.append(Enqueue(
                 node, site.framework, site.job, site.args, self.scope, in_tx,
-                self.on_commit_depth > 0,
+                self.on_commit_depth > 0 or site.on_commit, self.seq,
             ))
         elif self.scope.handler and self.is_email(node):
             facts.emails.append((node, self.scope))
         self.children(node)
+
+    def partial_enqueue(self, node: cst.Call) -> EnqueueSite | None:
+        # `transaction.on_commit(partial(task.delay, order))` enqueues `task.delay(order)`.
+        name = self.facts.resolver.qualify(node.func) or ""
+        if name not in {"functools.partial", "partial"} or not node.args:
+            return None
+        if node.args[0].keyword is not None:
+            return None
+        call = cst.Call(func=node.args[0].value, args=node.args[1:])
+        return recognize_enqueue(call, self.facts.resolver, self.facts.index)
 
     def is_email(self, node: cst.Call) -> bool:
         func = node.func

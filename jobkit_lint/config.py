@@ -26,7 +26,10 @@ DEFAULT_EXCLUDE = (
 
 _KEYS = {
     "select", "ignore", "exclude", "per-file-ignores", "model-modules", "model-base-classes",
+    "read-only-databases", "transaction-managers",
 }
+# Database aliases (or parts of the expression naming them) that only serve reads.
+DEFAULT_READ_ONLY_DATABASES = ("replica", "read_only", "readonly", "reader", "slave")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Config:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     model_modules: tuple[str, ...] = ("models",)
     model_base_classes: tuple[str, ...] = ()
+    read_only_databases: tuple[str, ...] = DEFAULT_READ_ONLY_DATABASES
+    transaction_managers: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any], *, root: Path) -> Config:
@@ -64,6 +69,11 @@ class Config:
             ),
             model_modules=_strings(table, "model-modules") or ("models",),
             model_base_classes=_strings(table, "model-base-classes"),
+            read_only_databases=(
+                _strings(table, "read-only-databases") if "read-only-databases" in table
+                else DEFAULT_READ_ONLY_DATABASES
+            ),
+            transaction_managers=_strings(table, "transaction-managers"),
         )
 
     def with_cli(self, *, select: Sequence[str] | None, ignore: Sequence[str] | None) -> Config:
@@ -77,7 +87,7 @@ class Config:
     def digest(self) -> str:
         """A stable hash of everything that changes findings, for cache keys."""
         data = [self.select, self.ignore, self.per_file_ignores, self.model_modules,
-                self.model_base_classes]
+                self.model_base_classes, self.read_only_databases, self.transaction_managers]
         return hashlib.blake2b(json.dumps(data).encode(), digest_size=12).hexdigest()
 
 

@@ -37,14 +37,28 @@ class Scope:
     parent: Scope | None = None
     class_name: str | None = None
     env: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
+    # The source-order number of each binding in `env`, in step with it.
+    seqs: dict[str, list[int]] = field(default_factory=dict)
     params: dict[str, cst.BaseExpression | None] = field(default_factory=dict)
     loops: dict[str, cst.BaseExpression] = field(default_factory=dict)
     transactional: bool = False
     handler: bool = False
 
-    def bind(self, name: str, value: cst.BaseExpression) -> None:
-        """Record an assignment `name = value`."""
+    def bind(self, name: str, value: cst.BaseExpression, seq: int = 0) -> None:
+        """Record an assignment `name = value`, the `seq`-th binding of the module."""
         self.env.setdefault(name, []).append(value)
+        self.seqs.setdefault(name, []).append(seq)
+
+    def bindings(
+        self, name: str, before: int | None = None
+    ) -> list[tuple[cst.BaseExpression, int]]:
+        """The values `name` may hold: every binding, or only the last one before `before`."""
+        pairs = list(zip(self.env.get(name, []), self.seqs.get(name, []), strict=True))
+        if before is None:
+            return pairs
+        earlier = [p for p in pairs if p[1] < before]
+        # Nothing bound before: a loop's earlier iteration, so any binding may reach here.
+        return earlier[-1:] or pairs
 
 
 @dataclass
@@ -58,6 +72,7 @@ class Enqueue:
     scope: Scope
     in_transaction: bool
     on_commit: bool
+    seq: int = 0
 
 
 @dataclass

@@ -22,6 +22,7 @@ _RQ_OPTIONS = frozenset({
 })
 _JOBKIT = frozenset({"perform_async", "perform_in", "perform_at", "perform_bulk"})
 _RQ = frozenset({"enqueue", "enqueue_call", "enqueue_in", "enqueue_at"})
+_DJANGO = frozenset({"enqueue", "aenqueue"})
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class EnqueueSite:
     framework: str
     job: str | None
     args: tuple[cst.BaseExpression, ...]
+    # Celery's `delay_on_commit`/`apply_async_on_commit` enqueue after the commit themselves.
+    on_commit: bool = False
 
 
 def _positional(call: cst.Call, start: int = 0) -> list[cst.BaseExpression]:
@@ -59,7 +62,7 @@ def _strip_options(receiver: cst.BaseExpression) -> cst.BaseExpression:
     while (
         isinstance(receiver, cst.Call)
         and isinstance(receiver.func, cst.Attribute)
-        and receiver.func.attr.value in {"set", "options"}
+        and receiver.func.attr.value in {"set", "options", "using"}
     ):
         receiver = receiver.func.value
     return receiver
@@ -75,6 +78,10 @@ def recognize_enqueue(
         if index.job_framework(job) == "huey":
             return EnqueueSite("huey", job, tuple(_positional(call) + _keywords(call)))
         return None
+    whole = resolver.qualify(func)
+    if index.job_framework(whole) == "huey":
+        # `tasks.refresh(bookmark_id)`: calling a huey task through its module enqueues it.
+        return EnqueueSite("huey", whole, tuple(_positional(call) + _keywords(call)))
     method = func.attr.value
     receiver = _strip_options(func.value)
     job = resolver.qualify(receiver)
@@ -82,19 +89,29 @@ def recognize_enqueue(
     if method in _JOBKIT:
         start = 1 if method in {"perform_in", "perform_at"} else 0
         return EnqueueSite("jobkit", job, tuple(_positional(call, start) + _keywords(call)))
-    if method == "delay":
-        return EnqueueSite(known or "celery", job, tuple(_positional(call) + _keywords(call)))
-    if method == "apply_async":
-        return EnqueueSite("celery", job, tuple(_named(call, ("args", 0), ("kwargs", 1))))
+    if method in {"delay", "delay_on_commit"}:
+        args = tuple(_positional(call) + _keywords(call))
+        return EnqueueSite(known or "celery", job, args, method == "delay_on_commit")
+    if method in {"apply_async", "apply_async_on_commit"}:
+        args = tuple(_named(call, ("args", 0), ("kwargs", 1)))
+        return EnqueueSite("celery", job, args, method == "apply_async_on_commit")
+    if method == "send_task":
+        # `app.send_task("billing.charge", args=[...], kwargs={...})`: the job by name.
+        first = call.args[0].value if call.args else None
+        name = first.evaluated_value if isinstance(first, cst.SimpleString) else None
+        args = tuple(_named(call, ("args", 1), ("kwargs", 2)))
+        return EnqueueSite("celery", name if isinstance(name, str) else None, args)
     if method in {"s", "si"} and known == "celery":
         return EnqueueSite("celery", job, tuple(_positional(call) + _keywords(call)))
     if method == "signature" and known == "celery":
         return EnqueueSite("celery", job, tuple(_named(call, ("args", 0), ("kwargs", 1))))
+    if method in _DJANGO and known == "django":
+        # Django 6 tasks: `send_email.enqueue(...)`, `send_email.using(priority=1).enqueue(...)`.
+        return EnqueueSite("django", job, tuple(_positional(call) + _keywords(call)))
     if method in _RQ:
         return _rq_site(call, method)
     if method == "enqueue_job":
-        named = [a.value for a in call.args if a.keyword and not a.keyword.value.startswith("_")]
-        return EnqueueSite("arq", None, tuple(_positional(call, 1) + named))
+        return _enqueue_job_site(call)
     if method == "send" and known == "dramatiq":
         return EnqueueSite("dramatiq", job, tuple(_positional(call) + _keywords(call)))
     if method == "send_with_options":
@@ -102,6 +119,17 @@ def recognize_enqueue(
     if method == "schedule" and known == "huey":
         return EnqueueSite("huey", job, tuple(_named(call, ("args", 0), ("kwargs", 1))))
     return None
+
+
+def _enqueue_job_site(call: cst.Call) -> EnqueueSite:
+    positional = _positional(call)
+    if positional and isinstance(positional[0], cst.SimpleString | cst.ConcatenatedString):
+        # arq: `redis.enqueue_job("download", url, _job_id=...)`, the job by name.
+        named = [a.value for a in call.args if a.keyword and not a.keyword.value.startswith("_")]
+        return EnqueueSite("arq", None, tuple(positional[1:] + named))
+    # RQ: `queue.enqueue_job(job)` enqueues a prepared Job; its arguments were checked (or
+    # not) where the Job was created.
+    return EnqueueSite("rq", None, ())
 
 
 def _rq_site(call: cst.Call, method: str) -> EnqueueSite | None:

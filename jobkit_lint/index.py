@@ -29,7 +29,24 @@ _DECLARATIVE_FACTORIES = frozenset({
 _FLASK_SQLALCHEMY = frozenset({"flask_sqlalchemy.SQLAlchemy"})
 # Library modules whose own classes are not application models even under a `models` package.
 _LIBRARY_PREFIXES = ("django.", "sqlalchemy.", "peewee.", "flask_sqlalchemy.", "pydantic.")
-_JOB_BASES = frozenset({"jobkit.Job", "jobkit.job.Job", "dramatiq.GenericActor"})
+_JOB_BASES = {
+    "jobkit.Job": "jobkit", "jobkit.job.Job": "jobkit", "dramatiq.GenericActor": "dramatiq",
+    "celery.Task": "celery", "celery.app.task.Task": "celery", "celery.task.Task": "celery",
+}
+# Frameworks whose payloads are pickled unless the project configures JSON.
+_PICKLE_BY_DEFAULT = frozenset({"rq", "huey", "arq"})
+
+
+def base_framework(qualified: str) -> str | None:
+    """The framework of a library job base class (`celery.Task`, `app.Task` of a Celery app)."""
+    if qualified in _JOB_BASES:
+        return _JOB_BASES[qualified]
+    parts = qualified.split(".")
+    if parts[-1] == "Task" and len(parts) > 1 and (
+        parts[0] == "celery" or parts[-2] in {"app", "celery_app", "celery"}
+    ):
+        return "celery"
+    return None
 
 
 def _suffixes(qualified: str) -> Iterable[str]:
@@ -52,6 +69,11 @@ class ProjectIndex:
         self.jobs: dict[str, str] = {}
         self.job_classes: set[str] = set()
         self.models: set[str] = set()
+        self.read_only_databases = config.read_only_databases
+        self.transaction_managers = config.transaction_managers
+        serializers: set[str] = set()
+        job_decorators: dict[str, str] = {}
+        decorated: dict[str, list[str]] = {}
         self.classes: set[str] = set()
         self.functions: set[str] = set()
         model_bases = set(MODEL_BASES) | set(config.model_base_classes)
@@ -60,6 +82,11 @@ class ProjectIndex:
             prefix = summary.module + "." if summary.module else ""
             for name, framework in summary.jobs.items():
                 self.jobs[prefix + name] = framework
+            for name, framework in summary.job_decorators.items():
+                job_decorators[prefix + name] = framework
+            for name, names in summary.decorated.items():
+                decorated[prefix + name] = names
+            serializers.update(summary.serializers)
             for name in summary.functions:
                 self.functions.add(prefix + name)
             for name, bases in summary.classes.items():
@@ -76,11 +103,21 @@ class ProjectIndex:
                 self._aliases.setdefault(suffix, qualified)
         self._known: set[str] = self.classes | self.functions | set(self.jobs)
         self._close_over_bases(bases_of, model_bases)
+        # `@retrying_task` where `retrying_task = shared_task(...)` lives in another module.
+        for function, names in decorated.items():
+            framework = next(
+                (job_decorators[c] for n in names if (c := self.canonical(n)) in job_decorators),
+                None,
+            )
+            if framework:
+                self.jobs.setdefault(function, framework)
+        self.pickled = self._pickled(serializers)
         self._known = self.classes | self.functions | set(self.jobs)
         for suffix in [s for q in self.jobs for s in _suffixes(q)]:
             self._aliases.setdefault(suffix, suffix)
         payload = json.dumps([sorted(self.jobs.items()), sorted(self.models),
-                              sorted(self.classes), sorted(self.functions)])
+                              sorted(self.classes), sorted(self.functions),
+                              sorted(self.pickled)])
         self.digest = hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
 
     def _close_over_bases(self, bases_of: dict[str, list[str]], model_bases: set[str]) -> None:
@@ -91,11 +128,9 @@ class ProjectIndex:
             changed = False
             for cls, bases in bases_of.items():
                 resolved = [self.canonical(b) for b in bases]
-                if cls not in self.job_classes and any(
-                    b in _JOB_BASES or b in self.job_classes for b in resolved
-                ):
+                framework = next((f for b in resolved if (f := self.class_job_framework(b))), None)
+                if cls not in self.job_classes and framework:
                     self.job_classes.add(cls)
-                    framework = "dramatiq" if "dramatiq.GenericActor" in resolved else "jobkit"
                     self.jobs.setdefault(cls, framework)
                     changed = True
                 if cls not in self.models and any(
@@ -129,9 +164,22 @@ class ProjectIndex:
     def class_job_framework(self, base: str) -> str | None:
         """The framework a class inheriting from `base` belongs to, if `base` is a job class."""
         canonical = self.canonical(base)
-        if canonical in _JOB_BASES:
-            return "dramatiq" if canonical == "dramatiq.GenericActor" else "jobkit"
+        library = base_framework(canonical)
+        if library:
+            return library
         return self.jobs.get(canonical) if canonical in self.job_classes else None
+
+    @staticmethod
+    def _pickled(serializers: set[str]) -> frozenset[str]:
+        pickled = {f for f in _PICKLE_BY_DEFAULT if f"{f}=json" not in serializers}
+        if any(s.startswith("celery=") and "pickle" in s for s in serializers):
+            pickled.add("celery")
+        return frozenset(pickled)
+
+    def pickles(self, framework: str) -> bool:
+        """True when `framework`'s payloads are pickled in this project (RQ, huey and arq by
+        default; Celery when `task_serializer`/`CELERY_TASK_SERIALIZER` names a pickle)."""
+        return framework in self.pickled
 
     def is_model_class(self, qualified: str | None) -> bool:
         """True for indexed model classes and classes from a configured model module."""

@@ -16,11 +16,13 @@ __all__ = ["may_define", "may_lint", "may_suppress", "names_pattern"]
 
 _DEFINES = re.compile(
     r"jobkit|celery|shared_task|\.task\b|dramatiq|huey|GenericActor|declarative_base"
+    r"|django\.tasks|django_tasks|\brq\b|django_rq|TASK_SERIALIZER|task_serializer"
     r"|SQLAlchemy\(|^class\s+\w+\s*\([^)]*(?:Model|Base)\b",
     re.MULTILINE,
 )
 _ENQUEUES = re.compile(
-    r"jobkit|perform_(?:async|in|at|bulk)|\.delay\(|apply_async|\.si?\(|\.signature\("
+    r"jobkit|perform_(?:async|in|at|bulk)|\.delay\b|delay_on_commit|apply_async|\.si?\("
+    r"|\.signature\(|send_task"
     r"|enqueue|dramatiq|send_with_options|huey|celery|shared_task|\.task\b"
 )
 _EMAIL = re.compile(

@@ -14,7 +14,7 @@ import libcst as cst
 
 from jobkit_lint.facts import Enqueue, FileFacts, JobDef, Scope
 from jobkit_lint.names import dotted_name
-from jobkit_lint.traversal import call_name, iter_body_nodes
+from jobkit_lint.traversal import call_name, iter_body_nodes, iter_children
 from jobkit_lint.values import describe_unserializable, is_model_value, iter_arg_values
 
 # Everything a rule may use: rule modules import from here only, so the analysis internals
@@ -32,6 +32,7 @@ __all__ = [
     "is_model_value",
     "iter_arg_values",
     "iter_body_nodes",
+    "iter_children",
 ]
 
 

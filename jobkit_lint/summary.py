@@ -8,6 +8,7 @@ from typing import Any
 import libcst as cst
 
 from jobkit_lint.names import NameResolver, dotted_name, import_bindings
+from jobkit_lint.traversal import iter_body_nodes
 
 __all__ = ["ModuleSummary", "decorator_framework", "summarize"]
 
@@ -23,6 +24,13 @@ class ModuleSummary:
     functions: list[str] = field(default_factory=list)
     jobs: dict[str, str] = field(default_factory=dict)
     assigns: dict[str, str] = field(default_factory=dict)
+    # Local decorator aliases and wrapper functions (`retrying_task = shared_task(...)`).
+    job_decorators: dict[str, str] = field(default_factory=dict)
+    # Decorators of functions that are not known jobs here; the index resolves them against
+    # aliases defined in other modules.
+    decorated: dict[str, list[str]] = field(default_factory=dict)
+    # Project settings that change what a payload can hold: `framework=serializer` strings.
+    serializers: list[str] = field(default_factory=list)
 
     def resolver(self) -> NameResolver:
         """A name resolver seeded with this module's imports and top-level definitions."""
@@ -34,7 +42,8 @@ class ModuleSummary:
         return {
             "module": self.module, "is_package": self.is_package, "imports": self.imports,
             "classes": self.classes, "functions": self.functions, "jobs": self.jobs,
-            "assigns": self.assigns,
+            "assigns": self.assigns, "job_decorators": self.job_decorators,
+            "decorated": self.decorated, "serializers": self.serializers,
         }
 
     @classmethod
@@ -47,6 +56,14 @@ def _callee(node: cst.BaseExpression) -> cst.BaseExpression:
     return node.func if isinstance(node, cst.Call) else node
 
 
+# Libraries whose `task` decorator is not a job queue's (`invoke.task`, `airflow.decorators.task`).
+_NOT_JOB_LIBRARIES = ("invoke.", "fabric.", "prefect.", "airflow.", "luigi.", "dagster.",
+                      "doit.", "nox.", "pytest.")
+_RQ_DECORATORS = frozenset({"rq.job", "rq.decorators.job", "django_rq.job",
+                            "django_rq.decorators.job"})
+_CELERY_SETTINGS = frozenset({"CELERY_TASK_SERIALIZER", "task_serializer"})
+
+
 def decorator_framework(
     qualified: str, receiver_assign: str | None, receiver_name: str
 ) -> str | None:
@@ -56,14 +73,81 @@ def decorator_framework(
         qualified.startswith("jobkit.") and last == "job"
     ):
         return "jobkit"
+    if qualified in _RQ_DECORATORS:
+        return "rq"
+    if qualified.startswith(("django.tasks.", "django_tasks.")) and last == "task":
+        return "django"
     if last == "shared_task" and qualified.startswith("celery"):
         return "celery"
     if last == "actor" and qualified.startswith("dramatiq"):
         return "dramatiq"
+    if qualified.startswith(_NOT_JOB_LIBRARIES):
+        return None
     if last in {"task", "periodic_task", "db_task", "db_periodic_task"} and "." in qualified:
-        hueyish = (receiver_assign or "").startswith("huey") or "huey" in receiver_name.lower()
+        hueyish = (
+            qualified.startswith("huey")
+            or (receiver_assign or "").startswith("huey")
+            or "huey" in receiver_name.lower()
+        )
         return "huey" if hueyish else "celery"
     return None
+
+
+def _decorator_of(
+    expr: cst.BaseExpression, resolver: NameResolver, assigns: dict[str, str]
+) -> str | None:
+    """The framework of a decorator expression (`@app.task(bind=True)`, `@shared_task`)."""
+    decorated = _callee(expr)
+    qualified = resolver.qualify(decorated)
+    if qualified is None:
+        return None
+    receiver = decorated.value if isinstance(decorated, cst.Attribute) else None
+    receiver_name = dotted_name(receiver) if receiver is not None else None
+    return decorator_framework(
+        qualified, assigns.get(receiver_name or ""), receiver_name or ""
+    )
+
+
+def _wrapper_framework(
+    node: cst.FunctionDef, resolver: NameResolver, assigns: dict[str, str]
+) -> str | None:
+    # A decorator factory such as huey's documented retry wrapper:
+    # `def task(...): ... return huey.task(retries=...)(inner)`.
+    for returned in iter_body_nodes(node):
+        if isinstance(returned, cst.Return) and isinstance(returned.value, cst.Call):
+            value = returned.value
+            inner = value.func if isinstance(value.func, cst.Call) else value
+            framework = _decorator_of(inner, resolver, assigns)
+            if framework:
+                return framework
+    return None
+
+
+def _serializer_name(value: cst.BaseExpression) -> str | None:
+    # `os.environ.get("CELERY_TASK_SERIALIZER", "pickle")`: the default is what most runs use.
+    strings = [value] if isinstance(value, cst.SimpleString) else [
+        n for n in iter_body_nodes(value) if isinstance(n, cst.SimpleString)
+    ]
+    names = [s.evaluated_value for s in strings if isinstance(s.evaluated_value, str)]
+    return next((n for n in names if "pickle" in n), names[-1] if names else None)
+
+
+def _serializer(stmt: cst.BaseSmallStatement) -> str | None:
+    """`celery=pickle` for `CELERY_TASK_SERIALIZER = "pickle"`, `app.conf.update(...)`, …"""
+    value: cst.BaseExpression | None = None
+    if isinstance(stmt, cst.Assign):
+        for target in stmt.targets:
+            name = dotted_name(target.target) or ""
+            if name.rsplit(".", 1)[-1] in _CELERY_SETTINGS:
+                value = stmt.value
+        call = stmt.value
+    else:
+        call = stmt.value if isinstance(stmt, cst.Expr) else None
+    if value is None and isinstance(call, cst.Call):
+        value = next((a.value for a in call.args
+                      if a.keyword is not None and a.keyword.value in _CELERY_SETTINGS), None)
+    found = _serializer_name(value) if value is not None else None
+    return f"celery={found}" if found else None
 
 
 def _iter_top_level(body: Any) -> Any:
@@ -88,6 +172,8 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
     for stmt in _iter_top_level(module.body):
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
+                if (found := _serializer(small)) is not None:
+                    summary.serializers.append(found)
                 if isinstance(small, cst.Import | cst.ImportFrom):
                     summary.imports.update(
                         import_bindings(small, module=name, is_package=is_package)
@@ -106,24 +192,32 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
     resolver = summary.resolver()
     # Assignments are qualified only now, once every import above and below them is known.
     summary.assigns = {k: resolver.qualify_dotted(v) for k, v in summary.assigns.items()}
+    for alias, callee in summary.assigns.items():
+        framework = decorator_framework(callee, None, "")
+        if framework:
+            summary.job_decorators[alias] = framework
     for node in deferred:
         if isinstance(node, cst.ClassDef):
             bases = [resolver.qualify(arg.value) for arg in node.bases if arg.keyword is None]
             summary.classes[node.name.value] = [b for b in bases if b]
             continue
+        framework = _wrapper_framework(node, resolver, summary.assigns)
+        if framework:
+            summary.job_decorators[node.name.value] = framework
+    for node in deferred:
+        if isinstance(node, cst.ClassDef) or not node.decorators:
+            continue
         for decorator in node.decorators:
-            decorated = _callee(decorator.decorator)
-            qualified = resolver.qualify(decorated)
-            if qualified is None:
-                continue
-            receiver = decorated.value if isinstance(decorated, cst.Attribute) else None
-            receiver_name = dotted_name(receiver) if receiver is not None else None
-            framework = decorator_framework(
-                qualified,
-                summary.assigns.get(receiver_name or ""),
-                receiver_name or "",
-            )
+            framework = _decorator_of(decorator.decorator, resolver, summary.assigns)
+            local = dotted_name(_callee(decorator.decorator)) or ""
+            framework = framework or summary.job_decorators.get(local)
             if framework:
                 summary.jobs[node.name.value] = framework
                 break
+        else:
+            names = [resolver.qualify(_callee(d.decorator)) for d in node.decorators]
+            summary.decorated[node.name.value] = [n for n in names if n]
+    for imported in summary.imports.values():
+        if imported.startswith("rq.serializers.") and "JSON" in imported:
+            summary.serializers.append("rq=json")
     return summary

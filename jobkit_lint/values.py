@@ -28,18 +28,54 @@ _JSON_CONTAINERS = frozenset({"dict", "list", "tuple"})
 _MAX_DEPTH = 4
 
 
-def iter_arg_values(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
-    """`expr` and every value nested in literal lists, tuples, sets, dicts and dict()/list()."""
+def iter_arg_values(
+    expr: cst.BaseExpression,
+    *,
+    through_conversions: bool = True,
+    scope: Scope | None = None,
+    before: int | None = None,
+) -> Iterator[cst.BaseExpression]:
+    """`expr` and every value nested in literal lists, tuples, sets, dicts and dict()/list().
+
+    With `through_conversions=False`, `list(ids)`/`tuple(ids)`/`sorted(ids)` are values in
+    their own right (the conversion is the fix for a set), not containers of `ids`. With a
+    `scope`, a name bound to a dict literal (`enqueue(f, **params)`) yields the dict's values.
+    """
     yield expr
     if isinstance(expr, cst.List | cst.Tuple | cst.Set):
         for element in expr.elements:
-            yield from iter_arg_values(element.value)
+            yield from iter_arg_values(element.value, through_conversions=through_conversions,
+                                       scope=scope, before=before)
     elif isinstance(expr, cst.Dict):
         for item in expr.elements:
-            yield from iter_arg_values(item.value)
+            yield from iter_arg_values(item.value, through_conversions=through_conversions,
+                                       scope=scope, before=before)
     elif isinstance(expr, cst.Call) and dotted_name(expr.func) in _JSON_CONTAINERS:
         for arg in expr.args:
-            yield from iter_arg_values(arg.value)
+            if through_conversions or arg.keyword is not None:
+                yield from iter_arg_values(arg.value, through_conversions=through_conversions,
+                                           scope=scope, before=before)
+    elif isinstance(expr, cst.Name) and scope is not None:
+        for value, seq in _lookup(scope, expr.value, before):
+            if isinstance(value, cst.Dict) or (
+                isinstance(value, cst.Call) and dotted_name(value.func) == "dict"
+            ):
+                for nested in iter_arg_values(value, through_conversions=through_conversions,
+                                              scope=scope, before=seq):
+                    if nested is not value:
+                        yield nested
+
+
+def _lookup(
+    scope: Scope, name: str, before: int | None
+) -> list[tuple[cst.BaseExpression, int]]:
+    # Only the innermost scope is ordered by `before`; outer scopes ran before this one.
+    for current in _scopes(scope):
+        if name in current.params or name in current.loops:
+            return []
+        if name in current.env:
+            return current.bindings(name, before if current is scope else None)
+    return []
 
 
 def _scopes(scope: Scope) -> Iterator[Scope]:
@@ -66,28 +102,39 @@ def _model_class(facts: FileFacts, expr: cst.BaseExpression) -> bool:
 
 
 def is_model_value(
-    facts: FileFacts, scope: Scope, expr: cst.BaseExpression, depth: int = 0
+    facts: FileFacts,
+    scope: Scope,
+    expr: cst.BaseExpression,
+    depth: int = 0,
+    *,
+    before: int | None = None,
 ) -> bool:
-    """True when `expr` evaluates to a model instance, a queryset or a query result."""
+    """True when `expr` evaluates to a model instance, a queryset or a query result.
+
+    `before` is the source-order number of the enqueue: a name then holds its last binding
+    before it (`order = json.dumps(...)` after `order = Order.objects.get(...)` is a string).
+    """
     if depth > _MAX_DEPTH:
         return False
     if isinstance(expr, cst.Name):
-        return _name_is_model(facts, scope, expr.value, depth)
+        return _name_is_model(facts, scope, expr.value, depth, before)
     if isinstance(expr, cst.Attribute):
         attr = expr.attr.value
         if attr == "user" and dotted_name(expr.value) == "request":
             return True
         return attr == "objects" or (attr == "query" and _model_class(facts, expr.value))
     if isinstance(expr, cst.Subscript):
-        return is_model_value(facts, scope, expr.value, depth + 1)
+        return is_model_value(facts, scope, expr.value, depth + 1, before=before)
     if isinstance(expr, cst.Await):
-        return is_model_value(facts, scope, expr.expression, depth + 1)
+        return is_model_value(facts, scope, expr.expression, depth + 1, before=before)
     if isinstance(expr, cst.Call):
-        return _call_is_model(facts, scope, expr, depth)
+        return _call_is_model(facts, scope, expr, depth, before)
     return False
 
 
-def _name_is_model(facts: FileFacts, scope: Scope, name: str, depth: int) -> bool:
+def _name_is_model(
+    facts: FileFacts, scope: Scope, name: str, depth: int, before: int | None
+) -> bool:
     if name == "self" and scope.class_name is not None:
         return facts.index.is_model_class(scope.class_name)
     for current in _scopes(scope):
@@ -97,11 +144,17 @@ def _name_is_model(facts: FileFacts, scope: Scope, name: str, depth: int) -> boo
         if name in current.loops:
             return is_model_value(facts, current, current.loops[name], depth + 1)
         if name in current.env:
-            return any(is_model_value(facts, current, v, depth + 1) for v in current.env[name])
+            ordered = before if current is scope else None
+            return any(
+                is_model_value(facts, current, v, depth + 1, before=seq if ordered else None)
+                for v, seq in current.bindings(name, ordered)
+            )
     return False
 
 
-def _call_is_model(facts: FileFacts, scope: Scope, call: cst.Call, depth: int) -> bool:
+def _call_is_model(
+    facts: FileFacts, scope: Scope, call: cst.Call, depth: int, before: int | None
+) -> bool:
     func = call.func
     qualified = facts.resolver.qualify(func)
     if qualified is not None:
@@ -119,19 +172,37 @@ def _call_is_model(facts: FileFacts, scope: Scope, call: cst.Call, depth: int) -
         return True  # session.get(Order, id) / session.query(Order)
     if method in _ACTIVE_RECORD and _model_class(facts, receiver):
         return True  # Order.find(id) / Order.create(...)
-    return method in _QUERY_METHODS and is_model_value(facts, scope, receiver, depth + 1)
+    return method in _QUERY_METHODS and is_model_value(
+        facts, scope, receiver, depth + 1, before=before
+    )
 
 
 def describe_unserializable(
-    facts: FileFacts, scope: Scope, expr: cst.BaseExpression, depth: int = 0
+    facts: FileFacts,
+    scope: Scope,
+    expr: cst.BaseExpression,
+    depth: int = 0,
+    *,
+    before: int | None = None,
+    pickled: bool = False,
 ) -> str | None:
-    """A short description when `expr` is not JSON-native (`a set`, `datetime.now()`…)."""
-    if depth > _MAX_DEPTH or is_model_value(facts, scope, expr):
+    """A short description when `expr` is not JSON-native (`a set`, `datetime.now()`…).
+
+    With `pickled=True` (RQ, huey, arq, Celery with a pickle serializer) only what pickle
+    refuses is described: a lambda.
+    """
+    if depth > _MAX_DEPTH or is_model_value(facts, scope, expr, before=before):
+        return None
+    if isinstance(expr, cst.Lambda):
+        return "a lambda"
+    if pickled:
+        if isinstance(expr, cst.Name):
+            for value, _seq in _lookup(scope, expr.value, before):
+                if isinstance(value, cst.Lambda):
+                    return "a lambda"
         return None
     if isinstance(expr, cst.Set | cst.SetComp):
         return "a set"
-    if isinstance(expr, cst.Lambda):
-        return "a lambda"
     if isinstance(expr, cst.SimpleString) and "b" in expr.prefix.lower():
         return "bytes"
     if isinstance(expr, cst.Call):
@@ -141,8 +212,11 @@ def describe_unserializable(
             if expr.value in current.params or expr.value in current.loops:
                 return None
             if expr.value in current.env:
-                for value in current.env[expr.value]:
-                    found = describe_unserializable(facts, current, value, depth + 1)
+                ordered = before if current is scope else None
+                for value, seq in current.bindings(expr.value, ordered):
+                    found = describe_unserializable(
+                        facts, current, value, depth + 1, before=seq if ordered else None
+                    )
                     if found:
                         return found
                 return None

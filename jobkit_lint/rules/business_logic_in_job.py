@@ -6,7 +6,15 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from jobkit_lint.rule import FileFacts, Rule, Violation, call_name, iter_body_nodes
+from jobkit_lint.rule import (
+    FileFacts,
+    Rule,
+    Violation,
+    call_name,
+    dotted_name,
+    iter_body_nodes,
+    iter_children,
+)
 
 SIDE_EFFECTS = frozenset({
     "save", "update", "delete", "create", "bulk_create", "bulk_update", "update_or_create",
@@ -14,13 +22,51 @@ SIDE_EFFECTS = frozenset({
     "charge", "refund", "capture", "post", "put", "patch", "commit", "execute", "increment",
     "decrement", "delay", "apply_async", "perform_async", "enqueue", "write",
 })
+# Handing work on to another job is orchestration, not business logic: a dispatcher whose
+# branches each enqueue one job, or a batch job that re-enqueues itself for the next batch.
+_ENQUEUES = frozenset({"delay", "apply_async", "perform_async", "enqueue", "send_task",
+                       "delay_on_commit", "apply_async_on_commit"})
 _MAX_SIDE_EFFECTS = 3
 
 
-def _side_effects(node: cst.CSTNode) -> list[cst.Call]:
+def _local_dicts(nodes: list[cst.CSTNode]) -> set[str]:
+    """Names bound to a dict in the body, and `**kwargs`: their `.update()` is no side effect."""
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, cst.Assign) and (
+            isinstance(node.value, cst.Dict | cst.DictComp)
+            or (isinstance(node.value, cst.Call) and dotted_name(node.value.func) == "dict")
+        ):
+            names.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
+    return names
+
+
+def _is_side_effect(call: cst.Call, dicts: set[str]) -> bool:
+    name = call_name(call)
+    if name not in SIDE_EFFECTS or name in _ENQUEUES:
+        return False
+    receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+    return not (name == "update" and isinstance(receiver, cst.Name) and receiver.value in dicts)
+
+
+def _count(node: cst.CSTNode, dicts: set[str]) -> int:
+    """Side effects on the longest path: mutually exclusive `if`/`match` arms count once."""
+    if isinstance(node, cst.If):
+        arms = [node.body, *([node.orelse] if node.orelse else [])]
+        return _count(node.test, dicts) + max(_count(arm, dicts) for arm in arms)
+    if isinstance(node, cst.Match):
+        return _count(node.subject, dicts) + max(
+            (_count(case.body, dicts) for case in node.cases), default=0
+        )
+    if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+        return 0
+    own = 1 if isinstance(node, cst.Call) and _is_side_effect(node, dicts) else 0
+    return own + sum(_count(child, dicts) for child in iter_children(node))
+
+
+def _side_effects(node: cst.CSTNode, dicts: set[str]) -> list[cst.Call]:
     return [
-        n for n in iter_body_nodes(node)
-        if isinstance(n, cst.Call) and call_name(n) in SIDE_EFFECTS
+        n for n in iter_body_nodes(node) if isinstance(n, cst.Call) and _is_side_effect(n, dicts)
     ]
 
 
@@ -28,6 +74,14 @@ def _root_name(expr: cst.BaseExpression) -> str | None:
     while isinstance(expr, cst.Attribute | cst.Subscript):
         expr = expr.value
     return expr.value if isinstance(expr, cst.Name) else None
+
+
+def _is_truthiness(test: cst.BaseExpression) -> bool:
+    # `if ids:` / `if not ids:` only checks that there is work; with no `else`, it is the
+    # same as a guard clause.
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test = test.expression
+    return isinstance(test, cst.Name)
 
 
 class BusinessLogicInJob(Rule):
@@ -39,7 +93,9 @@ class BusinessLogicInJob(Rule):
     performs side effects (updates, saves, mail, notifications, gateway calls) inside the
     branches, or that performs more than three side-effecting calls. Guard clauses that only
     `return`/`raise`, a not-found `try/except` and a single service call with a failure check
-    are fine.
+    are fine. Enqueueing another job is orchestration, not a side effect here (a dispatcher
+    whose `match` or `if` arms each enqueue one job is thin); mutually exclusive arms count
+    once, and `.update()` on a local dict is no side effect.
     """
 
     CODE = "JK201"
@@ -66,6 +122,48 @@ class ShipJob(jobkit.Job):
         if order is None:
             return
         ship_order(order)
+""",
+        # A dispatcher: each arm enqueues one job.
+        """\
+from celery import shared_task
+from hooks import tasks
+
+@shared_task
+def dispatch(event, object_id):
+    match event:
+        case "created":
+            tasks.on_created.delay(object_id)
+        case "updated":
+            tasks.on_updated.delay(object_id)
+        case "deleted":
+            tasks.on_deleted.delay(object_id)
+        case _:
+            tasks.on_other.delay(event, object_id)
+""",
+        # Building keyword arguments in a local dict is no side effect.
+        """\
+from celery import shared_task
+
+@shared_task
+def export(export_id, fmt=None):
+    kwargs = {"export_id": export_id}
+    if fmt is not None:
+        kwargs.update(fmt=fmt)
+    kwargs.update(compress=True)
+    kwargs.update(notify=False)
+    run_export(**kwargs)
+""",
+        # A batch job that re-enqueues itself until nothing is left.
+        """\
+from celery import shared_task
+from shop.models import Event
+
+@shared_task
+def purge_events():
+    ids = list(Event.objects.filter(expired=True).values_list("pk", flat=True)[:500])
+    if ids:
+        Event.objects.filter(pk__in=ids).delete()
+        purge_events.delay()
 """,
     )
     INVALID = (
@@ -101,7 +199,7 @@ def onboard(user_id):
         """Flag job bodies with branchy side effects or too many side effects."""
         for job in facts.jobs:
             for body in job.bodies:
-                why = self._why(job.body_nodes(body))
+                why = self._why(body, job.body_nodes(body))
                 if why:
                     yield Violation(
                         job.node, message=self.MESSAGE.format(name=job.node.name.value, why=why)
@@ -109,8 +207,9 @@ def onboard(user_id):
                     break
 
     @staticmethod
-    def _why(nodes: list[cst.CSTNode]) -> str | None:
-        count = sum(1 for n in nodes if isinstance(n, cst.Call) and call_name(n) in SIDE_EFFECTS)
+    def _why(body: cst.FunctionDef, nodes: list[cst.CSTNode]) -> str | None:
+        dicts = _local_dicts(nodes)
+        count = _count(body.body, dicts)
         if count > _MAX_SIDE_EFFECTS:
             return f"{count} side-effecting calls"
         call_results = {
@@ -121,12 +220,14 @@ def onboard(user_id):
         for node in nodes:
             if not isinstance(node, cst.If):
                 continue
+            if node.orelse is None and _is_truthiness(node.test):
+                continue
             test_nodes = [node.test, *iter_body_nodes(node.test)]
             on_call = any(isinstance(n, cst.Call) for n in test_nodes) or any(
                 _root_name(n) in call_results for n in test_nodes
                 if isinstance(n, cst.Name | cst.Attribute)
             )
             branches = [node.body, *([node.orelse] if node.orelse else [])]
-            if on_call and any(_side_effects(b) for b in branches):
+            if on_call and any(_side_effects(b, dicts) for b in branches):
                 return "side effects in branches on a call's result"
         return None

@@ -84,8 +84,9 @@ def view(request):
         """Flag model values anywhere inside each enqueue's job arguments."""
         for enqueue in facts.enqueues:
             for arg in enqueue.args:
-                for value in iter_arg_values(arg):
-                    if is_model_value(facts, enqueue.scope, value):
+                values = iter_arg_values(arg, scope=enqueue.scope, before=enqueue.seq)
+                for value in values:
+                    if is_model_value(facts, enqueue.scope, value, before=enqueue.seq):
                         label = dotted_name(value) or facts.module.code_for_node(value)
                         yield Violation(
                             value, enqueue.call, self.MESSAGE.format(value=f"`{label}`")

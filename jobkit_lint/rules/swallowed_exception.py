@@ -6,9 +6,24 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from jobkit_lint.rule import FileFacts, Rule, Violation, dotted_name, iter_body_nodes
+from jobkit_lint.rule import (
+    FileFacts,
+    Rule,
+    Violation,
+    call_name,
+    dotted_name,
+    iter_body_nodes,
+)
 
 _BROAD = frozenset({"Exception", "BaseException"})
+# A handler that records the failure where someone will see it has handled it: a status
+# field, a failure record, a message to the user.
+_RECORDING_ATTRS = frozenset({"status", "state", "error", "errors", "failure", "failed",
+                              "failure_reason", "reason", "message"})
+_WRITES = frozenset({"save", "update", "create", "bulk_create", "bulk_update",
+                     "update_or_create", "get_or_create"})
+_RECORDING_WORDS = ("fail", "error", "alert", "notify")
+_LOGGERS = frozenset({"log", "logger", "logging", "LOG", "LOGGER", "_log", "_logger"})
 
 
 def _is_broad(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
@@ -21,6 +36,41 @@ def _is_broad(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
     return any((dotted_name(k) or "").rsplit(".", 1)[-1] in _BROAD for k in kinds)
 
 
+def _records_failure(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
+    for node in iter_body_nodes(handler.body):
+        if isinstance(node, cst.Raise):
+            return True
+        if isinstance(node, cst.Assign | cst.AugAssign):
+            targets = (
+                [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            )
+            if any(isinstance(t, cst.Attribute) and t.attr.value in _RECORDING_ATTRS
+                   for t in targets):
+                return True
+        if not isinstance(node, cst.Call):
+            continue
+        name = call_name(node)
+        receiver = dotted_name(node.func.value) if isinstance(node.func, cst.Attribute) else None
+        if name == "retry" or name in _WRITES:
+            return True  # Celery's `task.retry(exc=e)` raises Retry itself.
+        logger = (receiver or "").rsplit(".", 1)[-1] in _LOGGERS or name.startswith(
+            ("log", "capture", "print")
+        )
+        if not logger and any(word in name.lower() for word in _RECORDING_WORDS):
+            return True
+    return False
+
+
+def _in_loops(nodes: list[cst.CSTNode]) -> set[int]:
+    # `for item in batch: try: ... except Exception: log; continue` isolates one item's
+    # failure from the rest of the batch on purpose; retrying the whole batch is not better.
+    inside: set[int] = set()
+    for node in nodes:
+        if isinstance(node, cst.For | cst.While):
+            inside.update(id(n) for n in iter_body_nodes(node.body))
+    return inside
+
+
 class SwallowedException(Rule):
     """Don't swallow every exception in a job: the failure then never retries.
 
@@ -28,6 +78,10 @@ class SwallowedException(Rule):
     `except BaseException:` that logs and returns turns every failure — a timeout, a bug, a
     lost connection — into a silent success. Catch the specific exception you expect, or
     re-raise after logging.
+
+    Not flagged: handlers that retry (`self.retry(exc=e)`), that record the failure (set a
+    `status`/`error` field, save a record, call a `mark_failed`/`notify_*`/`*_error` helper),
+    and handlers inside a loop, which isolate one item of a batch from the others.
     """
 
     CODE = "JK301"
@@ -48,6 +102,40 @@ def sync(order_id):
     except Exception:
         logger.exception("push failed")
         raise
+""",
+        """\
+from celery import shared_task
+
+@shared_task(bind=True)
+def export(self, export_id):
+    try:
+        build_export(export_id)
+    except Exception as error:
+        record = Export.objects.get(id=export_id)
+        record.status = "failed"
+        record.reason = str(error)
+        record.save()
+""",
+        """\
+from celery import shared_task
+
+@shared_task(bind=True, max_retries=3)
+def push(self, order_id):
+    try:
+        gateway.push(order_id)
+    except Exception as error:
+        self.retry(exc=error)
+""",
+        """\
+from celery import shared_task
+
+@shared_task
+def reindex_all(user_ids):
+    for user_id in user_ids:
+        try:
+            reindex(user_id)
+        except Exception:
+            logger.exception("reindex failed for %s", user_id)
 """,
     )
     INVALID = (
@@ -77,11 +165,14 @@ class SyncJob(jobkit.Job):
         """Flag broad handlers without a `raise` inside job bodies."""
         for job in facts.jobs:
             for body in job.bodies:
-                for node in job.body_nodes(body):
+                nodes = job.body_nodes(body)
+                in_loops = _in_loops(nodes)
+                for node in nodes:
                     if not isinstance(node, cst.ExceptHandler | cst.ExceptStarHandler):
                         continue
-                    raises = any(isinstance(n, cst.Raise) for n in iter_body_nodes(node.body))
-                    if _is_broad(node) and not raises:
+                    if id(node) in in_loops:
+                        continue
+                    if _is_broad(node) and not _records_failure(node):
                         yield Violation(
                             node, message=self.MESSAGE.format(name=job.node.name.value)
                         )

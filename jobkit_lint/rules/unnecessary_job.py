@@ -12,6 +12,12 @@ _LOOKUPS = frozenset({
     "get", "find", "find_by", "filter", "filter_by", "get_by_id", "get_or_404", "first", "one",
     "get_object_or_404", "query",
 })
+# Look-ups that return one record; `filter`/`filter_by` count only by primary key.
+_ONE_RECORD = frozenset({
+    "get", "find", "get_by_id", "get_or_404", "first", "one", "one_or_none",
+    "get_object_or_404",
+})
+_PRIMARY_KEYS = frozenset({"id", "pk", "id__exact", "pk__exact"})
 _WRITES = frozenset({"update", "save", "update_attributes", "update_column", "update_columns"})
 _MAX_STATEMENTS = 4
 
@@ -49,6 +55,15 @@ def sync_user(user_id):
     user = User.find(user_id)
     crm.push(user.id, user.email)
 """,
+        # A table-wide update (a deferred data migration) is slow work: a job is right.
+        """\
+from celery import shared_task
+from shop.models import Channel
+
+@shared_task
+def backfill_completion_delay():
+    Channel.objects.filter(completion_delay__isnull=True).update(completion_delay=0)
+""",
     )
     INVALID = (
         """\
@@ -69,6 +84,14 @@ class RenameJob(jobkit.Job):
         user.name = name
         user.save()
 """,
+        """\
+from celery import shared_task
+from accounts.models import User
+
+@shared_task
+def deactivate(user_id):
+    User.objects.filter(pk=user_id).update(active=False)
+""",
     )
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
@@ -88,4 +111,17 @@ class RenameJob(jobkit.Job):
         names = [call_name(c) for c in calls]
         lookups = sum(1 for n in names if n in _LOOKUPS)
         writes = sum(1 for n in names if n in _WRITES)
-        return 1 <= lookups <= 2 and 1 <= writes <= 2 and lookups + writes == len(names)
+        return (
+            1 <= lookups <= 2 and 1 <= writes <= 2 and lookups + writes == len(names)
+            and any(_one_record(c) for c in calls)
+        )
+
+
+def _one_record(call: cst.Call) -> bool:
+    # A table-wide `filter(flag=True).update(...)` (a deferred data migration) is slow work
+    # that belongs in a job; only a look-up of one record makes the job unnecessary.
+    name = call_name(call)
+    if name in _ONE_RECORD:
+        return True
+    keywords = {a.keyword.value for a in call.args if a.keyword is not None}
+    return name in {"filter", "filter_by"} and bool(keywords) and keywords <= _PRIMARY_KEYS

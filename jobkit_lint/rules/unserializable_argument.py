@@ -59,9 +59,15 @@ queue.enqueue(resize, b"raw-bytes", lambda x: x)
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         """Flag non-JSON values anywhere inside each enqueue's job arguments."""
         for enqueue in facts.enqueues:
+            pickled = facts.index.pickles(enqueue.framework)
             for arg in enqueue.args:
-                for value in iter_arg_values(arg):
-                    description = describe_unserializable(facts, enqueue.scope, value)
+                values = iter_arg_values(
+                    arg, through_conversions=False, scope=enqueue.scope, before=enqueue.seq
+                )
+                for value in values:
+                    description = describe_unserializable(
+                        facts, enqueue.scope, value, before=enqueue.seq, pickled=pickled
+                    )
                     if description:
                         yield Violation(
                             value, enqueue.call, self.MESSAGE.format(value=f"`{description}`")

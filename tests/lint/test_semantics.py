@@ -214,18 +214,21 @@ def test_fastapi_route_sending_smtp_mail_is_flagged() -> None:
 
 
 def test_huey_task_called_directly_is_an_enqueue() -> None:
+    # huey pickles its payloads: a date travels fine, a lambda and a model do not.
     assert codes("""
         from datetime import date
         from huey import RedisHuey
+        from shop.models import Order
 
         huey = RedisHuey()
 
         @huey.task()
-        def report(day):
+        def report(day, order, key):
             return day
 
-        report(date.today())
-    """) == ["JK102"]
+        def view(order_id):
+            report(date.today(), Order.objects.get(id=order_id), lambda o: o.id)
+    """) == ["JK101", "JK102"]
 
 
 def test_arq_enqueue_job_skips_the_function_name_and_options() -> None:
@@ -233,7 +236,7 @@ def test_arq_enqueue_job_skips_the_function_name_and_options() -> None:
         from decimal import Decimal
 
         async def main(redis):
-            await redis.enqueue_job("charge", Decimal("1.0"), _defer_by=Decimal("2"))
+            await redis.enqueue_job("charge", Decimal("1.0"), lambda: 1, _defer_by=lambda: 2)
     """) == ["JK102"]
 
 
