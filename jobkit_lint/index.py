@@ -105,12 +105,12 @@ class ProjectIndex:
         self._close_over_bases(bases_of, model_bases)
         # `@retrying_task` where `retrying_task = shared_task(...)` lives in another module.
         for function, names in decorated.items():
-            framework = next(
+            aliased = next(
                 (job_decorators[c] for n in names if (c := self.canonical(n)) in job_decorators),
                 None,
             )
-            if framework:
-                self.jobs.setdefault(function, framework)
+            if aliased:
+                self.jobs.setdefault(function, aliased)
         self.pickled = self._pickled(serializers)
         self._known = self.classes | self.functions | set(self.jobs)
         for suffix in [s for q in self.jobs for s in _suffixes(q)]:

@@ -135,6 +135,7 @@ def _serializer_name(value: cst.BaseExpression) -> str | None:
 def _serializer(stmt: cst.BaseSmallStatement) -> str | None:
     """`celery=pickle` for `CELERY_TASK_SERIALIZER = "pickle"`, `app.conf.update(...)`, …"""
     value: cst.BaseExpression | None = None
+    call: cst.BaseExpression | None = None
     if isinstance(stmt, cst.Assign):
         for target in stmt.targets:
             name = dotted_name(target.target) or ""
