@@ -112,14 +112,24 @@ def _wrapper_framework(
     node: cst.FunctionDef, resolver: NameResolver, assigns: dict[str, str]
 ) -> str | None:
     # A decorator factory such as huey's documented retry wrapper:
-    # `def task(...): ... return huey.task(retries=...)(inner)`.
-    for returned in iter_body_nodes(node):
-        if isinstance(returned, cst.Return) and isinstance(returned.value, cst.Call):
-            value = returned.value
-            inner = value.func if isinstance(value.func, cst.Call) else value
-            framework = _decorator_of(inner, resolver, assigns)
-            if framework:
-                return framework
+    # `def task(...): def deco(fn): ... return huey.task(retries=...)(inner)`. Only the
+    # statements of the function and its nested defs are read: this runs for every function.
+    bodies: list[cst.BaseSuite] = [node.body]
+    while bodies:
+        suite = bodies.pop()
+        if not isinstance(suite, cst.IndentedBlock):
+            continue
+        for stmt in suite.body:
+            if isinstance(stmt, cst.FunctionDef):
+                bodies.append(stmt.body)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Return) and isinstance(small.value, cst.Call):
+                        value = small.value
+                        inner = value.func if isinstance(value.func, cst.Call) else value
+                        framework = _decorator_of(inner, resolver, assigns)
+                        if framework:
+                            return framework
     return None
 
 
@@ -209,9 +219,10 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
         if isinstance(node, cst.ClassDef) or not node.decorators:
             continue
         for decorator in node.decorators:
-            framework = _decorator_of(decorator.decorator, resolver, summary.assigns)
             local = dotted_name(_callee(decorator.decorator)) or ""
-            framework = framework or summary.job_decorators.get(local)
+            framework = summary.job_decorators.get(local) or _decorator_of(
+                decorator.decorator, resolver, summary.assigns
+            )
             if framework:
                 summary.jobs[node.name.value] = framework
                 break

@@ -32,6 +32,29 @@ def checkout(order):
         order.save()
         transaction.on_commit(lambda: send_receipt.delay(order.id))
 """,
+        # A read-only replica transaction commits nothing (see `read-only-databases`).
+        """\
+from django.db import transaction
+from django.conf import settings
+from shop.tasks import send_receipt
+
+def report(order):
+    with transaction.atomic(using=settings.DATABASE_REPLICA, savepoint=False):
+        send_receipt.delay(order.id)
+""",
+        # `partial(task.delay, ...)` in on_commit, and Celery 5.4's `*_on_commit`.
+        """\
+from functools import partial
+from django.db import transaction
+from shop.tasks import send_receipt
+
+def checkout(order):
+    with transaction.atomic():
+        order.save()
+        transaction.on_commit(partial(send_receipt.delay, order.id))
+        send_receipt.delay_on_commit(order.id)
+        send_receipt.apply_async_on_commit(args=[order.id])
+""",
     )
     INVALID = (
         """\
@@ -59,6 +82,42 @@ def checkout(session, order):
     with session.begin():
         session.add(order)
         ReceiptJob.perform_async(order.id)
+""",
+        # Any context manager whose name contains `atomic` or `transaction`.
+        """\
+from saleor.core.tracing import traced_atomic_transaction
+from shop.tasks import send_receipt
+
+def checkout(order):
+    with traced_atomic_transaction():
+        order.save()
+        send_receipt.delay(order.id)
+""",
+        # RQ's `Queue.enqueue_job(job)`.
+        """\
+from django.db import transaction
+from rq import Queue
+from rq.job import Job
+
+def checkout(order, redis):
+    with transaction.atomic():
+        order.save()
+        job = Job.create("shop.work.receipt", args=[order.id], connection=redis)
+        Queue(connection=redis).enqueue_job(job)
+""",
+        # Django 6 tasks.
+        """\
+from django.db import transaction
+from django.tasks import task
+
+@task
+def send_receipt(order_id):
+    ...
+
+def checkout(order):
+    with transaction.atomic():
+        order.save()
+        send_receipt.using(priority=10).enqueue(order.id)
 """,
     )
 

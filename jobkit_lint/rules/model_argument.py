@@ -46,6 +46,17 @@ import websocket
 def notify(order):
     websocket.send(order)
 """,
+        # The name's last binding before the enqueue is a string.
+        """\
+import json
+from shop.models import Order
+from shop.tasks import export
+
+def view(order_id):
+    order = Order.objects.get(id=order_id)
+    order = json.dumps({"id": order.id})
+    export.delay(order)
+""",
     )
     INVALID = (
         """\
@@ -77,6 +88,68 @@ from shop.tasks import audit
 
 def view(request):
     audit.delay(request.user)
+""",
+        # Celery's `send_task` by name.
+        """\
+from celery import current_app
+from shop.models import Order
+
+def view(order_id):
+    order = Order.objects.get(id=order_id)
+    current_app.send_task("shop.tasks.ship", args=[order], countdown=5)
+""",
+        # `partial(task.delay, obj)` handed to on_commit.
+        """\
+from functools import partial
+from django.db import transaction
+from shop.models import Order
+from shop.tasks import ship
+
+def view(order_id):
+    order = Order.objects.get(id=order_id)
+    transaction.on_commit(partial(ship.delay, order))
+""",
+        # Values inside a `**params` dict.
+        """\
+import django_rq
+from shop.models import Order
+
+def view(order_id):
+    params = {"order": Order.objects.get(id=order_id), "notify": True}
+    django_rq.get_queue("default").enqueue("shop.work.ship", **params)
+""",
+        # Django 6 tasks: `.enqueue(...)` arguments are job arguments.
+        """\
+from django.tasks import task
+from shop.models import Order
+
+@task(priority=5)
+def ship(order):
+    ...
+
+def view(order_id):
+    ship.enqueue(Order.objects.get(id=order_id))
+""",
+        # A huey wrapper decorator: calling the task enqueues it.
+        """\
+import functools
+from huey.contrib.djhuey import HUEY as huey
+from shop.models import Order
+
+def task(retries=5):
+    def deco(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            return fn(*args, **kwargs)
+        return huey.task(retries=retries, context=True)(inner)
+    return deco
+
+@task()
+def ship(order):
+    ...
+
+def view(order_id):
+    ship(Order.objects.get(id=order_id))
 """,
     )
 

@@ -137,6 +137,17 @@ def reindex_all(user_ids):
         except Exception:
             logger.exception("reindex failed for %s", user_id)
 """,
+        # `invoke.task` is not a job.
+        """\
+from invoke import task
+
+@task
+def build(c):
+    try:
+        c.run("make")
+    except Exception:
+        print("build failed")
+""",
     )
     INVALID = (
         """\
@@ -158,6 +169,43 @@ class SyncJob(jobkit.Job):
             push(order_id)
         except:
             pass
+""",
+        # A Celery class-based task: its `run` method is the body.
+        """\
+from celery import Task
+
+class SyncTask(Task):
+    name = "shop.sync"
+
+    def run(self, order_id):
+        try:
+            push(order_id)
+        except Exception:
+            logger.exception("push failed")
+""",
+        # A decorator alias.
+        """\
+from celery import shared_task
+
+retrying_task = shared_task(autoretry_for=(IOError,), max_retries=3)
+
+@retrying_task
+def sync(order_id):
+    try:
+        push(order_id)
+    except Exception:
+        logger.exception("push failed")
+""",
+        # RQ / django-rq `@job` functions.
+        """\
+from django_rq import job
+
+@job("default")
+def sync(order_id):
+    try:
+        push(order_id)
+    except Exception:
+        logger.exception("push failed")
 """,
     )
 

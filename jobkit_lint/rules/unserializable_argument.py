@@ -33,6 +33,33 @@ from app.tasks import cleanup
 
 cleanup.apply_async(args=[1], eta=datetime.now())
 """,
+        # `list(ids)` of a set is the fix, not a set.
+        """\
+from app.tasks import cleanup
+
+def purge(rows):
+    ids = set()
+    for row in rows:
+        ids.add(row.id)
+    cleanup.delay(list(ids), sorted(ids))
+""",
+        # A pickle `task_serializer` (here in the same module; usually settings.py) carries datetimes.
+        """\
+from datetime import datetime
+from app.tasks import cleanup
+
+CELERY_TASK_SERIALIZER = "signed-pickle"
+
+cleanup.delay(datetime.now())
+""",
+        # RQ, huey and arq pickle by default.
+        """\
+from datetime import datetime
+from rq import Queue
+from app.work import resize
+
+Queue().enqueue(resize, datetime.now(), {"tags": {"a"}})
+""",
     )
     INVALID = (
         """\
@@ -53,6 +80,17 @@ from app.work import resize
 
 queue = Queue()
 queue.enqueue(resize, b"raw-bytes", lambda x: x)
+""",
+        # Django 6 tasks need JSON arguments.
+        """\
+from datetime import datetime
+from django.tasks import task
+
+@task
+def report(day):
+    ...
+
+report.enqueue(datetime.now())
 """,
     )
 
