@@ -1,6 +1,7 @@
 """jobkit-lint: a libcst linter for background-job anti-patterns.
 
-It knows jobkit, Celery, RQ, Dramatiq, arq and huey. Use the `jobkit-lint` command, or::
+It knows jobkit, Celery, RQ, Dramatiq, arq, huey and Django tasks. Use the `jobkit-lint`
+command, or::
 
     from jobkit_lint import lint_paths
     for finding in lint_paths(["src"]):

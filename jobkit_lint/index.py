@@ -176,10 +176,13 @@ class ProjectIndex:
             pickled.add("celery")
         return frozenset(pickled)
 
-    def pickles(self, framework: str) -> bool:
-        """True when `framework`'s payloads are pickled in this project (RQ, huey and arq by
-        default; Celery when `task_serializer`/`CELERY_TASK_SERIALIZER` names a pickle)."""
-        return framework in self.pickled
+    def payload(self, framework: str) -> str:
+        """How `framework` encodes job arguments here: `pickle` (RQ, huey and arq by default;
+        Celery when `task_serializer`/`CELERY_TASK_SERIALIZER` names a pickle), `kombu`
+        (Celery's JSON) or `json`."""
+        if framework in self.pickled:
+            return "pickle"
+        return "kombu" if framework == "celery" else "json"
 
     def is_model_class(self, qualified: str | None) -> bool:
         """True for indexed model classes and classes from a configured model module."""

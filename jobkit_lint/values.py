@@ -23,6 +23,9 @@ _NON_JSON_PREFIXES = (
     "datetime.", "decimal.", "uuid.", "fractions.", "pathlib.", "ipaddress.", "arrow.",
     "pendulum.", "django.utils.timezone.now",
 )
+# kombu's JSON encoder (Celery's default) round-trips these (kombu ≥ 5.3; older ones send
+# the ISO string or str()).
+_KOMBU_TYPES = ("datetime.", "decimal.", "uuid.", "django.utils.timezone.now")
 _NON_JSON_BUILTINS = frozenset({"set", "frozenset", "bytes", "bytearray", "object", "range"})
 _JSON_CONTAINERS = frozenset({"dict", "list", "tuple"})
 _MAX_DEPTH = 4
@@ -184,18 +187,19 @@ def describe_unserializable(
     depth: int = 0,
     *,
     before: int | None = None,
-    pickled: bool = False,
+    payload: str = "json",
 ) -> str | None:
     """A short description when `expr` is not JSON-native (`a set`, `datetime.now()`…).
 
-    With `pickled=True` (RQ, huey, arq, Celery with a pickle serializer) only what pickle
-    refuses is described: a lambda.
+    `payload` is the codec: `json`; `kombu` (Celery's JSON, which also carries datetimes,
+    Decimals, UUIDs and bytes); `pickle` (RQ, huey, arq, Celery with a pickle serializer),
+    where only what pickle refuses is described: a lambda.
     """
     if depth > _MAX_DEPTH or is_model_value(facts, scope, expr, before=before):
         return None
     if isinstance(expr, cst.Lambda):
         return "a lambda"
-    if pickled:
+    if payload == "pickle":
         if isinstance(expr, cst.Name):
             for value, _seq in _lookup(scope, expr.value, before):
                 if isinstance(value, cst.Lambda):
@@ -204,9 +208,9 @@ def describe_unserializable(
     if isinstance(expr, cst.Set | cst.SetComp):
         return "a set"
     if isinstance(expr, cst.SimpleString) and "b" in expr.prefix.lower():
-        return "bytes"
+        return None if payload == "kombu" else "bytes"
     if isinstance(expr, cst.Call):
-        return _describe_call(facts, expr)
+        return _describe_call(facts, expr, payload)
     if isinstance(expr, cst.Name):
         for current in _scopes(scope):
             if expr.value in current.params or expr.value in current.loops:
@@ -215,7 +219,8 @@ def describe_unserializable(
                 ordered = before if current is scope else None
                 for value, seq in current.bindings(expr.value, ordered):
                     found = describe_unserializable(
-                        facts, current, value, depth + 1, before=seq if ordered else None
+                        facts, current, value, depth + 1, before=seq if ordered else None,
+                        payload=payload,
                     )
                     if found:
                         return found
@@ -225,11 +230,15 @@ def describe_unserializable(
     return None
 
 
-def _describe_call(facts: FileFacts, call: cst.Call) -> str | None:
+def _describe_call(facts: FileFacts, call: cst.Call, payload: str) -> str | None:
     qualified = facts.resolver.qualify(call.func)
     if qualified is None:
         return None
     short = dotted_name(call.func) or qualified
+    if payload == "kombu" and (
+        qualified.startswith(_KOMBU_TYPES) or qualified in {"bytes", "bytearray"}
+    ):
+        return None
     if qualified in _NON_JSON_BUILTINS or qualified.startswith(_NON_JSON_PREFIXES):
         return f"{short}(...)"
     last = qualified.rsplit(".", 1)[-1]

@@ -27,6 +27,7 @@ SIDE_EFFECTS = frozenset({
 _ENQUEUES = frozenset({"delay", "apply_async", "perform_async", "enqueue", "send_task",
                        "delay_on_commit", "apply_async_on_commit"})
 _MAX_SIDE_EFFECTS = 3
+_INSTRUMENTS = ("metric", "stats", "statsd", "tracer", "span")
 
 
 def _local_dicts(nodes: list[cst.CSTNode]) -> set[str]:
@@ -46,7 +47,18 @@ def _is_side_effect(call: cst.Call, dicts: set[str]) -> bool:
     if name not in SIDE_EFFECTS or name in _ENQUEUES:
         return False
     receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
-    return not (name == "update" and isinstance(receiver, cst.Name) and receiver.value in dicts)
+    if name == "update" and isinstance(receiver, cst.Name) and receiver.value in dicts:
+        return False
+    # `metrics.increment(...)` / `statsd.increment(...)` is instrumentation.
+    owner = (dotted_name(receiver) or "").lower() if receiver is not None else ""
+    return not any(word in owner for word in _INSTRUMENTS)
+
+
+def _only_deletes(nodes: list[cst.CSTNode], dicts: set[str]) -> bool:
+    # A retention or clean-up job (delete what expired, batch by batch) is what jobs are for;
+    # deciding what to delete is not the business logic this rule is about.
+    names = {call_name(n) for n in nodes if isinstance(n, cst.Call) and _is_side_effect(n, dicts)}
+    return names <= {"delete"}
 
 
 def _count(node: cst.CSTNode, dicts: set[str]) -> int:
@@ -95,7 +107,8 @@ class BusinessLogicInJob(Rule):
     `return`/`raise`, a not-found `try/except` and a single service call with a failure check
     are fine. Enqueueing another job is orchestration, not a side effect here (a dispatcher
     whose `match` or `if` arms each enqueue one job is thin); mutually exclusive arms count
-    once, and `.update()` on a local dict is no side effect.
+    once, `.update()` on a local dict and `metrics.increment(...)` are no side effects, and a
+    job whose only writes are deletes is a clean-up job, not business logic.
     """
 
     CODE = "JK201"
@@ -153,7 +166,7 @@ def export(export_id, fmt=None):
     kwargs.update(notify=False)
     run_export(**kwargs)
 """,
-        # A batch job that re-enqueues itself until nothing is left.
+        # A clean-up job that deletes batch by batch and re-enqueues itself until done.
         """\
 from celery import shared_task
 from shop.models import Event
@@ -209,6 +222,8 @@ def onboard(user_id):
     @staticmethod
     def _why(body: cst.FunctionDef, nodes: list[cst.CSTNode]) -> str | None:
         dicts = _local_dicts(nodes)
+        if _only_deletes(nodes, dicts):
+            return None
         count = _count(body.body, dicts)
         if count > _MAX_SIDE_EFFECTS:
             return f"{count} side-effecting calls"

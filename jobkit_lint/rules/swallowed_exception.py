@@ -22,7 +22,7 @@ _RECORDING_ATTRS = frozenset({"status", "state", "error", "errors", "failure", "
                               "failure_reason", "reason", "message"})
 _WRITES = frozenset({"save", "update", "create", "bulk_create", "bulk_update",
                      "update_or_create", "get_or_create"})
-_RECORDING_WORDS = ("fail", "error", "alert", "notify")
+_RECORDING_WORDS = ("fail", "alert", "notify")
 _LOGGERS = frozenset({"log", "logger", "logging", "LOG", "LOGGER", "_log", "_logger"})
 
 
@@ -53,10 +53,14 @@ def _records_failure(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool
         receiver = dotted_name(node.func.value) if isinstance(node.func, cst.Attribute) else None
         if name == "retry" or name in _WRITES:
             return True  # Celery's `task.retry(exc=e)` raises Retry itself.
-        logger = (receiver or "").rsplit(".", 1)[-1] in _LOGGERS or name.startswith(
-            ("log", "capture", "print")
-        )
-        if not logger and any(word in name.lower() for word in _RECORDING_WORDS):
+        if (receiver or "").rsplit(".", 1)[-1] in _LOGGERS:
+            continue  # `logger.error(...)` only logs
+        lowered = name.lower()
+        # `mark_failed(...)`, `log_generic_alert(...)`, `notify_admins(...)` record it;
+        # `log_error(...)` / `capture_exception(...)` only log.
+        if any(word in lowered for word in _RECORDING_WORDS) or (
+            "error" in lowered and not lowered.startswith(("log", "capture", "print"))
+        ):
             return True
     return False
 

@@ -15,6 +15,12 @@ class UnserializableArgument(Rule):
     as something else (a string, a list). Convert explicitly: `when.isoformat()`,
     `str(amount)`, `str(uuid)`, `sorted(tags)`. Scheduling arguments (`perform_in`'s delay,
     RQ's `enqueue_in` timedelta, `countdown=`/`eta=`) are not job arguments and are not checked.
+
+    The check follows each framework's codec: Celery's JSON (kombu) also carries datetimes,
+    Decimals, UUIDs and bytes; RQ, huey and arq pickle by default, and so does Celery when
+    the project's `task_serializer` / `CELERY_TASK_SERIALIZER` names a pickle serializer; there
+    only a lambda is reported. RQ counts as JSON once `rq.serializers.JSONSerializer` is
+    imported anywhere in the linted tree.
     """
 
     CODE = "JK102"
@@ -43,14 +49,21 @@ def purge(rows):
         ids.add(row.id)
     cleanup.delay(list(ids), sorted(ids))
 """,
-        # A pickle `task_serializer` (here in the same module; usually settings.py) carries datetimes.
+        # Celery's JSON (kombu) round-trips datetimes, Decimals and UUIDs.
         """\
 from datetime import datetime
+from decimal import Decimal
+from app.tasks import cleanup
+
+cleanup.delay(datetime.now(), Decimal("1.5"))
+""",
+        # A pickle `task_serializer` (here in the same module; usually settings.py).
+        """\
 from app.tasks import cleanup
 
 CELERY_TASK_SERIALIZER = "signed-pickle"
 
-cleanup.delay(datetime.now())
+cleanup.delay({"a", "b"})
 """,
         # RQ, huey and arq pickle by default.
         """\
@@ -64,9 +77,15 @@ Queue().enqueue(resize, datetime.now(), {"tags": {"a"}})
     INVALID = (
         """\
 from datetime import datetime
+from app.jobs import CleanupJob
+
+CleanupJob.perform_async(datetime.now())
+""",
+        """\
 from app.tasks import cleanup
 
-cleanup.delay(datetime.now())
+def purge(rows):
+    cleanup.delay({row.id for row in rows})
 """,
         """\
 from decimal import Decimal
@@ -97,14 +116,14 @@ report.enqueue(datetime.now())
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         """Flag non-JSON values anywhere inside each enqueue's job arguments."""
         for enqueue in facts.enqueues:
-            pickled = facts.index.pickles(enqueue.framework)
+            payload = facts.index.payload(enqueue.framework)
             for arg in enqueue.args:
                 values = iter_arg_values(
                     arg, through_conversions=False, scope=enqueue.scope, before=enqueue.seq
                 )
                 for value in values:
                     description = describe_unserializable(
-                        facts, enqueue.scope, value, before=enqueue.seq, pickled=pickled
+                        facts, enqueue.scope, value, before=enqueue.seq, payload=payload
                     )
                     if description:
                         yield Violation(

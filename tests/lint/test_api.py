@@ -32,7 +32,7 @@ def test_parse_failure_is_a_finding_not_an_exception() -> None:
 
 
 def test_lint_paths_report_is_iterable_and_counts_files(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"a.py": "from t import job\njob.delay(b'x')\n", "b.py": "x = 1\n"})
+    write_tree(tmp_path, {"a.py": "from t import job\njob.delay({1})\n", "b.py": "x = 1\n"})
     report = lint_paths([tmp_path], config=Config(root=tmp_path), jobs=1, use_cache=False)
     assert isinstance(report, LintReport)
     assert [f.code for f in report] == ["JK102"]
