@@ -161,6 +161,14 @@ def _serializer(stmt: cst.BaseSmallStatement) -> str | None:
     return f"celery={found}" if found else None
 
 
+def _partial_target(call: cst.Call) -> str | None:
+    """`shared_task` for `partial(shared_task, bind=True)`: a partial acts as its target."""
+    if (dotted_name(call.func) or "").rsplit(".", 1)[-1] != "partial" or not call.args:
+        return None
+    first = call.args[0]
+    return dotted_name(first.value) if first.keyword is None and not first.star else None
+
+
 def _iter_top_level(body: Any) -> Any:
     """Top-level statements, looking inside `if`/`try` blocks where imports often hide."""
     for stmt in body:
@@ -190,7 +198,7 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
                         import_bindings(small, module=name, is_package=is_package)
                     )
                 elif isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
-                    callee = dotted_name(small.value.func)
+                    callee = _partial_target(small.value) or dotted_name(small.value.func)
                     for target in small.targets:
                         if isinstance(target.target, cst.Name) and callee:
                             summary.assigns[target.target.value] = callee
@@ -203,14 +211,20 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
     resolver = summary.resolver()
     # Assignments are qualified only now, once every import above and below them is known.
     summary.assigns = {k: resolver.qualify_dotted(v) for k, v in summary.assigns.items()}
-    for alias, callee in summary.assigns.items():
-        framework = decorator_framework(callee, None, "")
-        if framework:
-            summary.job_decorators[alias] = framework
     for node in deferred:
         if isinstance(node, cst.ClassDef):
             bases = [resolver.qualify(arg.value) for arg in node.bases if arg.keyword is None]
             summary.classes[node.name.value] = [b for b in bases if b]
+    prefix = f"{name}." if name else ""
+    for alias, callee in summary.assigns.items():
+        # `job = partial(RecordingJob, connection=...)` where `class RecordingJob(rq_job)`.
+        local = callee[len(prefix):] if callee.startswith(prefix) else None
+        candidates = [callee, *summary.classes.get(local or "", [])]
+        framework = next((f for c in candidates if (f := decorator_framework(c, None, ""))), None)
+        if framework:
+            summary.job_decorators[alias] = framework
+    for node in deferred:
+        if isinstance(node, cst.ClassDef):
             continue
         framework = _wrapper_framework(node, resolver, summary.assigns)
         if framework:

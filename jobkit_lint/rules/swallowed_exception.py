@@ -211,6 +211,23 @@ def sync(order_id):
     except Exception:
         logger.exception("push failed")
 """,
+        # A `partial` of an RQ `job` decorator subclass (redash's idiom).
+        """\
+from functools import partial
+from rq.decorators import job as rq_job
+
+class RecordingJob(rq_job):
+    queue_class = RecordingQueue
+
+job = partial(RecordingJob, connection=redis)
+
+@job("emails")
+def send_mail(to, subject):
+    try:
+        mail.send(Message(recipients=to, subject=subject))
+    except Exception:
+        logger.exception("Failed sending message")
+""",
     )
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
