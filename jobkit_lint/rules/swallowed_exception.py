@@ -37,9 +37,16 @@ def _is_broad(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
 
 
 def _records_failure(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
+    name = handler.name.name if handler.name else None
+    bound = name.value if isinstance(name, cst.Name) else None
     for node in iter_body_nodes(handler.body):
         if isinstance(node, cst.Raise):
             return True
+        if isinstance(node, cst.Return) and node.value is not None and bound and any(
+            isinstance(n, cst.Name) and n.value == bound
+            for n in (node.value, *iter_body_nodes(node.value))
+        ):
+            return True  # `return {"error": str(e)}`: the job's result reports the failure
         if isinstance(node, cst.Assign | cst.AugAssign):
             targets = (
                 [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
@@ -84,8 +91,9 @@ class SwallowedException(Rule):
     re-raise after logging.
 
     Not flagged: handlers that retry (`self.retry(exc=e)`), that record the failure (set a
-    `status`/`error` field, save a record, call a `mark_failed`/`notify_*`/`*_error` helper),
-    and handlers inside a loop, which isolate one item of a batch from the others.
+    `status`/`error` field, save a record, call a `mark_failed`/`notify_*`/`*_error` helper,
+    return a result built from the exception), and handlers inside a loop, which isolate one
+    item of a batch from the others.
     """
 
     CODE = "JK301"
@@ -151,6 +159,17 @@ def build(c):
         c.run("make")
     except Exception:
         print("build failed")
+""",
+        # The job's result reports the failure to whoever waits for it.
+        """\
+from rq.decorators import job
+
+@job("schemas")
+def get_schema(data_source_id):
+    try:
+        return {"schema": load_schema(data_source_id)}
+    except Exception as error:
+        return {"error": {"message": str(error)}}
 """,
     )
     INVALID = (
