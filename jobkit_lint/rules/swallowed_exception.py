@@ -37,8 +37,8 @@ def _is_broad(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
 
 
 def _records_failure(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
-    name = handler.name.name if handler.name else None
-    bound = name.value if isinstance(name, cst.Name) else None
+    target = handler.name.name if handler.name else None
+    bound = target.value if isinstance(target, cst.Name) else None
     for node in iter_body_nodes(handler.body):
         if isinstance(node, cst.Raise):
             return True
