@@ -13,8 +13,9 @@ debatable findings shown but excluded, missed cases (the rule should have fired)
 `--check DIR` re-lints every application found as `DIR/<name>` (the repository's name, e.g.
 `DIR/saleor`) with `jobkit-lint --format json --no-cache --exit-zero` run from inside it, then
 reports findings that have no judgment, judgments whose finding disappeared, and missed cases
-that are now found; it exits 1 when any of those exist. `--pending FILE` also writes the
-unjudged findings as CSV rows with an empty verdict, ready to be judged and appended.
+that are now found; it exits 1 when any of those exist. `--rules JK101,JK201` limits the
+comparison to those codes. `--pending FILE` also writes the unjudged findings as CSV rows
+with an empty verdict, ready to be judged and appended.
 """
 
 from __future__ import annotations
@@ -120,8 +121,10 @@ def lint(directory: Path) -> list[dict[str, object]]:
 
 
 def check(directory: Path, apps: dict[str, App], rows: dict[Key, dict[str, str]],
-          pending: Path | None) -> int:
+          pending: Path | None, codes: frozenset[str] | None = None) -> int:
     """Re-lint the applications and compare the findings with the judgments."""
+    if codes is not None:
+        rows = {k: row for k, row in rows.items() if k[3] in codes}
     found: set[Key] = set()
     unjudged: list[dict[str, str]] = []
     linted: set[str] = set()
@@ -133,6 +136,8 @@ def check(directory: Path, apps: dict[str, App], rows: dict[Key, dict[str, str]]
         linted.add(app.repo)
         for finding in lint(where):
             key = (app.repo, str(finding["path"]), int(str(finding["line"])), str(finding["code"]))
+            if codes is not None and key[3] not in codes:
+                continue
             if key in found:
                 continue  # two findings of one rule on one line share a judgment
             found.add(key)
@@ -168,13 +173,16 @@ def main() -> None:
                         help="directory holding the extracted applications")
     parser.add_argument("--pending", type=Path, metavar="FILE",
                         help="with --check: write unjudged findings here as CSV")
+    parser.add_argument("--rules", metavar="CODES",
+                        help="with --check: compare only these comma-separated codes")
     options = parser.parse_args()
     apps = load_apps()
     rows = load_judgments(apps)
     print(f"{len(rows)} judgments over {len({k[0] for k in rows})} applications")
     print(table(rows))
     if options.check is not None:
-        sys.exit(check(options.check, apps, rows, options.pending))
+        codes = frozenset(options.rules.split(",")) if options.rules else None
+        sys.exit(check(options.check, apps, rows, options.pending, codes))
 
 
 if __name__ == "__main__":
