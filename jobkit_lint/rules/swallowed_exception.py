@@ -22,7 +22,7 @@ _RECORDING_ATTRS = frozenset({"status", "state", "error", "errors", "failure", "
                               "failure_reason", "reason", "message"})
 _WRITES = frozenset({"save", "update", "create", "bulk_create", "bulk_update",
                      "update_or_create", "get_or_create"})
-_RECORDING_WORDS = ("fail", "alert", "notify")
+_RECORDING_WORDS = ("fail", "alert", "notify", "status")
 _LOGGERS = frozenset({"log", "logger", "logging", "LOG", "LOGGER", "_log", "_logger"})
 
 
@@ -91,9 +91,9 @@ class SwallowedException(Rule):
     re-raise after logging.
 
     Not flagged: handlers that retry (`self.retry(exc=e)`), that record the failure (set a
-    `status`/`error` field, save a record, call a `mark_failed`/`notify_*`/`*_error` helper,
-    return a result built from the exception), and handlers inside a loop, which isolate one
-    item of a batch from the others.
+    `status`/`error` field, save a record, call a `set_status`/`mark_failed`/`notify_*`/
+    `*_error` helper, return a result built from the exception), and handlers inside a loop,
+    which isolate one item of a batch from the others.
     """
 
     CODE = "JK301"
@@ -170,6 +170,19 @@ def get_schema(data_source_id):
         return {"schema": load_schema(data_source_id)}
     except Exception as error:
         return {"error": {"message": str(error)}}
+""",
+        # The job's own record is marked failed: the user sees it.
+        """\
+from celery import shared_task
+
+@shared_task
+def start_import(job_id):
+    job = ImportJob.objects.get(id=job_id)
+    try:
+        run_import(job)
+    except Exception:
+        logger.exception("import %s failed", job_id)
+        job.set_status("failed")
 """,
     )
     INVALID = (
