@@ -277,3 +277,63 @@ def test_dramatiq_send_with_options_checks_args_but_not_delay() -> None:
 
         refresh.send_with_options(args=({1},), delay=timedelta(seconds=5))
     """) == ["JK102"]
+
+
+def test_partial_of_delay_outside_on_commit_is_not_an_enqueue() -> None:
+    assert codes("""
+        from functools import partial
+        from django.db import transaction
+        from shop.models import Order
+        from shop.tasks import ship
+
+        def view(order_id):
+            order = Order.objects.get(id=order_id)
+            with transaction.atomic():
+                later = partial(ship.delay, order.id)
+            transaction.on_commit(later)
+    """) == []
+
+
+def test_non_atomic_requests_is_not_a_transaction() -> None:
+    assert codes("""
+        from django.db import transaction
+        from shop.tasks import ship
+
+        @transaction.non_atomic_requests
+        def view(request, order_id):
+            ship.delay(order_id)
+    """) == []
+
+
+def test_a_binding_after_the_enqueue_does_not_change_its_argument() -> None:
+    assert codes("""
+        from shop.models import Order
+        from shop.tasks import ship
+
+        def view(order_id):
+            order = Order.objects.get(id=order_id)
+            ship.delay(order)
+            order = order.id
+    """) == ["JK101"]
+
+
+def test_a_name_rebound_inside_a_loop_may_hold_any_of_its_bindings() -> None:
+    assert codes("""
+        from shop.models import Order
+        from shop.tasks import ship
+
+        def view(ids):
+            for order_id in ids:
+                if order_id:
+                    ship.delay(previous)
+                previous = Order.objects.get(id=order_id)
+    """) == ["JK101"]
+
+
+def test_celery_json_payload_carries_datetimes_but_not_sets() -> None:
+    assert codes("""
+        from datetime import datetime
+        from shop.tasks import report
+
+        report.delay(datetime.now(), {"a", "b"})
+    """) == ["JK102"]
