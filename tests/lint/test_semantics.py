@@ -337,3 +337,19 @@ def test_celery_json_payload_carries_datetimes_but_not_sets() -> None:
 
         report.delay(datetime.now(), {"a", "b"})
     """) == ["JK102"]
+
+
+def test_a_partial_of_shared_task_is_a_decorator_alias() -> None:
+    assert codes("""
+        from functools import partial
+        from celery import shared_task
+
+        retrying_task = partial(shared_task, bind=True, max_retries=3)
+
+        @retrying_task()
+        def sync(self, order_id):
+            try:
+                push(order_id)
+            except Exception:
+                log.exception("failed")
+    """) == ["JK301"]
