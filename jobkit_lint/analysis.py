@@ -15,7 +15,7 @@ from jobkit_lint.facts import Enqueue, FileFacts, JobDef, Scope
 from jobkit_lint.frameworks import EnqueueSite, recognize_enqueue
 from jobkit_lint.index import ProjectIndex
 from jobkit_lint.names import NameResolver, dotted_name, import_bindings
-from jobkit_lint.traversal import ANCHOR_KINDS, FIELDS, SKIP_TYPES, fields_of
+from jobkit_lint.traversal import ANCHOR_KINDS, FIELDS, SKIP_TYPES, fields_of, iter_body_nodes
 
 __all__ = ["analyze"]
 
@@ -39,6 +39,9 @@ class _Walker:
         # Bindings and enqueues are numbered in source order, so a name's value at an enqueue
         # is its last binding before it.
         self.seq = 0
+        # Inside a `try` whose handlers catch SMTP errors: the handler reports the send's
+        # outcome to the user (a "send a test e-mail" endpoint), so the wait is the point.
+        self.smtp_try_depth = 0
 
     def visit(self, node: cst.CSTNode) -> None:
         handler = _HANDLERS.get(type(node))
@@ -229,6 +232,22 @@ class _Walker:
         if isinstance(node.target, cst.Name) and node.value is not None:
             self.bind(node.target.value, node.value)
 
+    def try_block(self, node: cst.Try) -> None:
+        smtp = any(
+            any("SMTP" in name or name.endswith("BadHeaderError") for name in _caught(handler))
+            and any(isinstance(n, cst.Return) for n in iter_body_nodes(handler.body))
+            for handler in node.handlers
+        )
+        self.smtp_try_depth += smtp
+        self.visit(node.body)
+        self.smtp_try_depth -= smtp
+        for handler in node.handlers:
+            self.visit(handler)
+        if node.orelse is not None:
+            self.visit(node.orelse)
+        if node.finalbody is not None:
+            self.visit(node.finalbody)
+
     def for_loop(self, node: cst.For) -> None:
         if isinstance(node.target, cst.Name):
             self.scope.loops[node.target.value] = node.iter
@@ -255,7 +274,7 @@ class _Walker:
                 node, site.framework, site.job, site.args, self.scope, in_tx,
                 self.on_commit_depth > 0 or site.on_commit, self.seq,
             ))
-        elif self.scope.handler and self.is_email(node):
+        elif self.scope.handler and not self.smtp_try_depth and self.is_email(node):
             facts.emails.append((node, self.scope))
         self.children(node)
 
@@ -298,6 +317,14 @@ class _Walker:
         return False
 
 
+def _caught(handler: cst.ExceptHandler) -> list[str]:
+    kind = handler.type
+    if kind is None:
+        return []
+    exprs = [e.value for e in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    return [dotted_name(e) or "" for e in exprs]
+
+
 # Unbound functions, not bound methods stored on the walker: a walker holding its own bound
 # methods is a reference cycle, and with the collector paused every tree would then leak.
 _HANDLERS: dict[type, Callable[[_Walker, Any], None]] = {
@@ -307,6 +334,7 @@ _HANDLERS: dict[type, Callable[[_Walker, Any], None]] = {
     cst.Assign: _Walker.assign,
     cst.AnnAssign: _Walker.ann_assign,
     cst.For: _Walker.for_loop,
+    cst.Try: _Walker.try_block,
     cst.With: _Walker.with_block,
     cst.Import: _Walker.import_,
     cst.ImportFrom: _Walker.import_,

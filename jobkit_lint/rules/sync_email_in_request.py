@@ -13,7 +13,9 @@ class SyncEmailInRequest(Rule):
     SMTP is slow and flaky: sending inside a Django view, a Flask or FastAPI route or a DRF
     viewset method makes the user wait on the mail server and turns its hiccups into 500
     errors with no retry. Enqueue a job that sends the message. Management commands, jobs
-    and plain functions are not request handlers and are not flagged.
+    and plain functions are not request handlers and are not flagged, nor is a send inside a
+    `try` that catches SMTP errors (`SMTPException`, `BadHeaderError`, …) to report them: a
+    "send a test e-mail" endpoint waits on purpose.
     """
 
     CODE = "JK501"
@@ -29,6 +31,19 @@ def signup(request):
 
 def send_digest(addresses):
     send_mail("Digest", "...", "noreply@example.com", addresses)
+""",
+        # A test-e-mail endpoint that reports the SMTP outcome: the wait is the point.
+        """\
+from smtplib import SMTPException
+from django.core.mail import send_mail
+from django.http import JsonResponse
+
+def test_email(request):
+    try:
+        send_mail("Test", "It works.", None, [request.POST["to"]])
+    except SMTPException as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    return JsonResponse({"sent": True})
 """,
     )
     INVALID = (

@@ -353,3 +353,16 @@ def test_a_partial_of_shared_task_is_a_decorator_alias() -> None:
             except Exception:
                 log.exception("failed")
     """) == ["JK301"]
+
+
+def test_a_view_that_only_logs_smtp_errors_still_sends_synchronously() -> None:
+    assert codes("""
+        from smtplib import SMTPException
+        from django.core.mail import send_mail
+
+        def signup(request):
+            try:
+                send_mail("Welcome", "...", None, [request.POST["email"]])
+            except SMTPException:
+                logger.exception("welcome mail failed")
+    """) == ["JK501"]
