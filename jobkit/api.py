@@ -18,6 +18,7 @@ from . import scripts
 from .ack import add_dead
 from .errors import JobkitError, NotFoundError, PayloadError
 from .keys import Keys
+from .options import check_queue
 from .replies import integer, texts, values
 from .settings import Settings
 from .status import Holder, JobStatus, StatusReader
@@ -83,21 +84,29 @@ class Admin:
         return sorted(texts(self.redis.smembers(self.keys.queues)))
 
     def queues(self) -> list[dict[str, Any]]:
-        """Each known queue's size and latency (seconds since its oldest job was enqueued)."""
+        """Each known queue's size, latency (seconds since its oldest job was enqueued) and
+        whether it is paused."""
         names = self.queue_names()
         pipe = self.redis.pipeline(transaction=False)
+        pipe.smembers(self.keys.paused)
         for name in names:
             pipe.llen(self.keys.queue(name))
             pipe.lindex(self.keys.queue(name), -1)
-        replies = pipe.execute()
+        paused, *replies = pipe.execute()
+        paused_names = set(texts(paused))
         now = self.settings.clock()
         out = []
         for i, name in enumerate(names):
             size, oldest = replies[2 * i], replies[2 * i + 1]
             enqueued = _time(_load(oldest).get("enqueued_at")) if oldest else None
             out.append({"name": name, "size": int(size),
-                        "latency": round(max(0.0, now - enqueued), 3) if enqueued else 0.0})
+                        "latency": round(max(0.0, now - enqueued), 3) if enqueued else 0.0,
+                        "paused": name in paused_names})
         return out
+
+    def paused_queues(self) -> list[str]:
+        """Names of the paused queues (Sidekiq Pro's ``paused`` set)."""
+        return sorted(texts(self.redis.smembers(self.keys.paused)))
 
     def processes(self) -> list[dict[str, Any]]:
         """Live processes from the heartbeat hashes, after pruning dead ones as Sidekiq's
@@ -215,6 +224,15 @@ class Admin:
     def delete(self, record: JobRecord) -> bool:
         """Remove one job from its set."""
         return bool(self.redis.zrem(self._set_key(record.where), record.raw))
+
+    def pause_queue(self, name: str) -> bool:
+        """Stop every worker from fetching queue ``name``'s jobs (they keep waiting there);
+        False if it was already paused. Running jobs finish; jobs still arrive."""
+        return integer(self.redis.sadd(self.keys.paused, check_queue(name, "pause"))) == 1
+
+    def resume_queue(self, name: str) -> bool:
+        """Let workers fetch queue ``name`` again; False if it was not paused."""
+        return integer(self.redis.srem(self.keys.paused, check_queue(name, "resume"))) == 1
 
     def clear_queue(self, name: str) -> int:
         """Delete every job waiting in queue ``name``; returns how many were deleted."""

@@ -102,7 +102,8 @@ class Fetcher:
         return f"{self.identity}|{queue}"
 
     def fetch(self, limit: int, *, acks: Acks | None = None) -> list[tuple[str, bytes]]:
-        """Up to ``limit`` jobs as (queue, raw payload), oldest first, by queue priority.
+        """Up to ``limit`` jobs as (queue, raw payload), oldest first, by queue priority;
+        paused queues (the ``paused`` set) are skipped.
 
         With ``acks``, those jobs leave the in-progress lists (and are counted as processed)
         in the same atomic call, before the fetch: one round trip per worker cycle.
@@ -113,11 +114,12 @@ class Fetcher:
         for queue, raw in acks.jobs if acks else ():
             ack_args += [pairs.setdefault(queue, len(pairs) + 1), raw]
         keys: list[str] = [acks.processed_key, acks.today_key] if acks else ["", ""]
-        keys.append(self.keys.inprogress_index)
+        keys += [self.keys.inprogress_index, self.keys.paused]
         for name in pairs:
             keys += [self.keys.queue(name), self.inprogress(name)]
         args: list[bytes | str | int] = [acks.expire if acks else 0, limit, len(order)]
         args += [self.member(name) for name in order]
+        args += order
         flat = self._fetch(keys=keys, args=args + ack_args)
         return [(order[int(flat[i]) - 1], raw)
                 for i in range(0, len(flat), 2) for raw in reversed(flat[i + 1])]

@@ -26,6 +26,11 @@ class Keys:
         return self._k(f"queue:{name}")
 
     @property
+    def paused(self) -> str:
+        """Set of paused queue names, as Sidekiq Pro keeps it: workers fetch none of their jobs."""
+        return self._k("paused")
+
+    @property
     def schedule(self) -> str:
         return self._k("schedule")
 

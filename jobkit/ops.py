@@ -83,8 +83,9 @@ def _unrecovered(held: dict[str, Any]) -> str:
 def cmd_queues(args: argparse.Namespace) -> int:
     queues = _admin(args).queues()
     return _emit(args, queues, lambda out: _table(
-        [(q["name"], q["size"], f"{q['latency']:.1f}s") for q in queues],
-        ("queue", "size", "latency"), out))
+        [(q["name"], q["size"], f"{q['latency']:.1f}s", "paused" if q["paused"] else "-")
+         for q in queues],
+        ("queue", "size", "latency", "state"), out))
 
 
 def _list(where: str) -> Callable[[argparse.Namespace], int]:

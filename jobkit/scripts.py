@@ -156,11 +156,11 @@ return moved
 
 #: The worker's one round trip per cycle: acknowledge a batch of jobs that all succeeded, then
 #: fetch the next batch into the in-progress lists (either part may be empty).
-#: KEYS: processed total, processed today, in-progress index, then pairs (queue list,
-#: in-progress list).
+#: KEYS: processed total, processed today, in-progress index, paused queues set, then pairs
+#: (queue list, in-progress list).
 #: ARGV: seconds to expire today's counter in (0 = leave it), max jobs to fetch, F = how many
-#: pairs to fetch from (the first F, in priority order), F in-progress index members, then
-#: pairs (pair number, payload) to acknowledge.
+#: pairs to fetch from (the first F, in priority order), F in-progress index members, F queue
+#: names, then pairs (pair number, payload) to acknowledge.
 #: Returns a flat list of (pair number, payloads fetched from it, newest first).
 #:
 #: Each redis.call costs more than the list operation it runs, so both halves work on ranges.
@@ -169,12 +169,14 @@ return moved
 #: entries: LTRIM them; otherwise each is removed by LREM from the head. A fetch moves the
 #: oldest jobs of a queue (its right end) with LRANGE, LTRIM and one RPUSH: appending at the
 #: tail, as a push at the head would shift the whole list node for every job.
+#: A queue named in the paused set (Sidekiq Pro's) is skipped; one SCARD covers the usual case
+#: of no paused queue at all.
 ACK_AND_FETCH = """
 local fetch_pairs = tonumber(ARGV[3])
 local acks = {}
 local done = 0
-for i = 4 + fetch_pairs, #ARGV, 2 do
-  local list = 3 + 2 * tonumber(ARGV[i])
+for i = 4 + 2 * fetch_pairs, #ARGV, 2 do
+  local list = 4 + 2 * tonumber(ARGV[i])
   acks[list] = acks[list] or {}
   table.insert(acks[list], ARGV[i + 1])
   done = done + 1
@@ -201,19 +203,25 @@ if done > 0 then
   redis.call('incrby', KEYS[2], done)
   if ARGV[1] ~= '0' then redis.call('expire', KEYS[2], ARGV[1]) end
 end
+local paused = {}
+if fetch_pairs > 0 and redis.call('scard', KEYS[4]) > 0 then
+  for pair = 1, fetch_pairs do
+    paused[pair] = redis.call('sismember', KEYS[4], ARGV[3 + fetch_pairs + pair]) == 1
+  end
+end
 local max = tonumber(ARGV[2])
 local out = {}
 local n = 0
 for pair = 1, fetch_pairs do
   local moved = false
-  while n < max do
+  while n < max and not paused[pair] do
     -- unpack() below is bounded by Lua's C stack: move at most 1000 jobs per RPUSH.
-    local jobs = redis.call('lrange', KEYS[2 + 2 * pair], -math.min(max - n, 1000), -1)
+    local jobs = redis.call('lrange', KEYS[3 + 2 * pair], -math.min(max - n, 1000), -1)
     if #jobs == 0 then break end
-    redis.call('ltrim', KEYS[2 + 2 * pair], 0, -#jobs - 1)
+    redis.call('ltrim', KEYS[3 + 2 * pair], 0, -#jobs - 1)
     local oldest_first = {}
     for i = #jobs, 1, -1 do oldest_first[#oldest_first + 1] = jobs[i] end
-    redis.call('rpush', KEYS[3 + 2 * pair], unpack(oldest_first))
+    redis.call('rpush', KEYS[4 + 2 * pair], unpack(oldest_first))
     moved = true
     n = n + #jobs
     out[#out + 1] = pair

@@ -54,7 +54,7 @@ def test_stats_reports_counters_sets_and_queue_latency(settings: jobkit.Settings
     stats = admin.stats()
     assert (stats["processed"], stats["failed"], stats["retries"], stats["scheduled"],
             stats["dead"], stats["enqueued"]) == (1, 1, 1, 1, 0, 1)
-    assert stats["queues"] == [{"name": "critical", "size": 1, "latency": 3.0}]
+    assert stats["queues"] == [{"name": "critical", "size": 1, "latency": 3.0, "paused": False}]
     cli = _cli(settings, capsys, "stats")
     assert cli["processed"] == 1 and cli["retries"] == 1
 
