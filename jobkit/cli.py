@@ -209,9 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--orders", type=int, default=200, help="orders to process (default: 200)")
     d.set_defaults(func=_cmd_demo)
 
-    from . import ops
+    from . import ops, web_cli
 
     ops.add_commands(sub, _add_redis_options, _parser)
+    web_cli.add_command(sub, _add_redis_options, _parser)
     c = _parser(sub, "completion", "print a shell completion script",
                 "Print the completion script for your shell.",
                 "examples:\n  jobkit completion bash > ~/.local/share/bash-completion/"

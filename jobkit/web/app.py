@@ -1,0 +1,69 @@
+"""The dashboard's ASGI application: its routes, error pages and middleware.
+
+Built on Starlette and Jinja2. Page handlers are plain functions: Starlette runs them on its
+thread pool, where they use jobkit's own (synchronous) Redis code.
+"""
+
+from __future__ import annotations
+
+import redis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..settings import Settings
+from . import actions, views
+from .board import HERE, Dashboard, dashboard_of
+from .security import AuthCheck, Guard
+
+
+def _not_found(request: Request, exc: Exception) -> Response:
+    board = dashboard_of(request)
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    return board.render(request, "error.html", status=status, title=f"{status}",
+                        message=detail)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    read_only: bool = False,
+    auth: AuthCheck | None = None,
+    connection: redis.Redis | None = None,
+    live_interval: float = 5.0,
+) -> Guard:
+    """The dashboard as an ASGI application, to serve or to mount under a path.
+
+    ``settings`` default to jobkit's configured ones (``JOBKIT_REDIS_URL``, …). ``auth`` is
+    called with each Starlette ``Request`` and must return True to let it in (see
+    :func:`jobkit.web.basic_auth`); ``read_only`` hides every action and refuses every POST.
+    """
+    from ..config import get_settings
+
+    if live_interval <= 0:
+        raise ValueError(f"live_interval={live_interval!r} must be a positive number of seconds")
+    board = Dashboard(settings or get_settings(), connection=connection, read_only=read_only,
+                      live_interval=live_interval)
+    routes = [
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        *actions.routes(),
+        Route("/", views.dashboard),
+        Route("/stats/live", views.live),
+        Route("/queues", views.queues),
+        Route("/queues/{name}", views.queue),
+        Route("/queues/{name}/clear", views.confirm_clear),
+        Route("/busy", views.busy),
+        Route("/jobs", views.job_lookup),
+        Route("/jobs/{jid}", views.job_by_jid),
+        Route("/{kind:str}", views.job_set),
+        Route("/{kind:str}/confirm", views.confirm_bulk),
+        Route("/{kind:str}/{key:str}", views.set_entry),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found,
+                                                       403: _not_found, 400: _not_found})
+    app.state.dashboard = board
+    return Guard(app, auth=auth)

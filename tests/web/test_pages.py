@@ -1,0 +1,68 @@
+"""Every page of the dashboard, in headless Chromium, against a Redis holding real jobkit
+data: each loads, shows that data, breaks no Content-Security-Policy rule, and is saved as
+a screenshot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jobkit
+from jobkit.web import create_app
+
+from .conftest import Served, seed
+
+
+def test_every_page_loads_with_real_data(web_settings: jobkit.Settings, page: Any,
+                                         serve: Callable[[Any], Served],
+                                         shoot: Callable[[Any, str], Path]) -> None:
+    seed(web_settings)
+    url = serve(create_app(web_settings, live_interval=0.3)).url
+    page.goto(url + "/")
+    assert page.locator("[data-live=dead]").inner_text() == "2"
+    assert page.locator("[data-live=retries]").inner_text() == "3"
+    assert page.locator("[data-live=scheduled]").inner_text() == "2"
+    assert page.locator("[data-live=enqueued]").inner_text() == "6"
+    page.wait_for_selector("#live-chart[data-polls='3']")
+    assert page.locator("#live-chart polyline.processed").get_attribute("points") != ""
+    assert page.locator(".history circle").count() == 30
+    assert "redis_version" in page.locator("table.info").inner_text()
+    shoot(page, "dashboard")
+    page.click("a.range >> text=7 days")
+    assert page.locator(".history circle").count() == 7
+
+    page.click("nav >> text=Queues")
+    rows = page.locator("table.queues tbody tr")
+    assert rows.count() == 2
+    assert "mailers" in rows.nth(1).inner_text() and "6" in rows.nth(1).inner_text()
+    shoot(page, "queues")
+    page.click("text=mailers")
+    assert page.locator("table.jobs tbody tr").count() == 6
+    assert "shop.SendReceipt" in page.locator("table.jobs").inner_text()
+    assert "[15]" in page.locator("table.jobs tbody tr").first.inner_text()
+    shoot(page, "queue")
+
+    page.click("nav >> text=Retries")
+    assert page.locator("table.jobs tbody tr").count() == 3
+    assert "card declined for order" in page.locator("table.jobs").inner_text()
+    shoot(page, "retries")
+    page.locator("table.jobs tbody tr a").first.click()
+    assert page.locator("h1").inner_text() == "Retries job"
+    info = page.locator("table.job").inner_text()
+    assert "RuntimeError" in info and "card declined for order" in info
+    assert "failed_at" in info and "created_at" in info and "Backtrace" in info
+    shoot(page, "retry-job")
+
+    page.click("nav >> text=Scheduled")
+    assert page.locator("table.jobs tbody tr").count() == 2
+    shoot(page, "scheduled")
+
+    page.click("nav >> text=Dead")
+    assert page.locator("table.jobs tbody tr").count() == 2
+    assert page.locator("table.jobs .badge.invalid").count() == 1
+    shoot(page, "dead")
+
+    page.click("nav >> text=Busy")
+    assert "No live process" in page.locator("table.processes").inner_text()
+    shoot(page, "busy")
