@@ -78,7 +78,11 @@ async def queue_action(request: Request) -> Response:
                     else "deleted 0 jobs: that job is no longer in the queue")
         raise HTTPException(404, f"no queue action {action!r}")
 
-    return _back(request, form, default, await run_in_threadpool(run))
+    message = await run_in_threadpool(run)
+    if action == "clear":
+        # A cleared queue leaves the queues set, so its own page would be a 404.
+        return _back(request, FormData(), "/queues", message)
+    return _back(request, form, default, message)
 
 
 async def signal_action(request: Request) -> Response:

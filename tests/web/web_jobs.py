@@ -24,7 +24,7 @@ class ChargeCard(jobkit.Job):
 
     def perform(self, order_id: int, amount: str) -> None:
         if ChargeCard.fail:
-            raise RuntimeError(f"card declined for order {order_id}")
+            raise RuntimeError(f"card declined for order {order_id}: {amount}")
         _record("charged", order_id)
 
 
