@@ -160,7 +160,7 @@ def _apply(board: Dashboard, where: str, action: str, entries: Iterable[Entry]
 def routes() -> list[Route]:
     """The POST routes, matched before the pages' GET routes of the same shape."""
     return [
-        Route("/queues/{name}/{action:str}", queue_action, methods=["POST"]),
+        Route("/queues/{name:path}/{action:str}", queue_action, methods=["POST"]),
         Route("/busy/{signal:str}", signal_action, methods=["POST"]),
         Route("/{kind:str}/actions", set_action, methods=["POST"]),
     ]

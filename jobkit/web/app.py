@@ -54,8 +54,9 @@ def create_app(
         Route("/", views.dashboard),
         Route("/stats/live", views.live),
         Route("/queues", views.queues),
-        Route("/queues/{name}", views.queue),
-        Route("/queues/{name}/clear", views.confirm_clear),
+        # Queue names may hold a "/": the path converter takes them whole.
+        Route("/queues/{name:path}/clear", views.confirm_clear),
+        Route("/queues/{name:path}", views.queue),
         Route("/busy", views.busy),
         Route("/jobs", views.job_lookup),
         Route("/jobs/{jid}", views.job_by_jid),
