@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +129,7 @@ class Entry:
         if isinstance(value, str) and value:
             try:
                 return [str(line) for line in pl.decompress_backtrace(value)]
-            except (ValueError, TypeError, OSError) as e:
+            except (ValueError, TypeError, zlib.error) as e:
                 return [f"(backtrace cannot be read: {e})", value]
         return []
 
@@ -142,21 +144,39 @@ class Entry:
         """Whether ``needle`` (lower case) occurs in the class, arguments or error."""
         if self.payload is None:
             return needle in self.raw_text.lower()
-        return any(needle in text.lower()
-                   for text in (self.job_class, self.args_json, self.error))
+        return any(needle in text.lower() for text in (
+            self.job_class, self.args_json, self.error, *_strings(self.get("args"))))
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside ``value``, unescaped (the JSON text escapes quotes)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
 
 
 def glob_for(term: str) -> str:
     """A Redis MATCH pattern finding payloads that contain ``term`` in any case, as JSON
-    writes it (quotes and backslashes escaped). Redis narrows the scan; :meth:`Entry.matches`
-    then keeps only hits in the class, the arguments or the error."""
-    text = json.dumps(term)[1:-1]
+    writes it (quotes and backslashes escaped; a non-ASCII character matches anything).
+    Redis narrows the scan; :meth:`Entry.matches` then keeps only true hits in the class,
+    the arguments or the error."""
     parts = []
-    for char in text:
-        if char.lower() != char.upper():
-            parts.append(f"[{char.lower()}{char.upper()}]")
-        elif char in "*?[]\\^-":
-            parts.append("\\" + char)
-        else:
-            parts.append(char)
+    for char in term:
+        if not char.isascii():
+            # Stored as UTF-8 or as a \\u escape, in either case: let anything match here.
+            parts.append("*")
+            continue
+        for c in json.dumps(char)[1:-1]:
+            if c.lower() != c.upper():
+                parts.append(f"[{c.lower()}{c.upper()}]")
+            elif c in "*?[]\\^-":
+                parts.append("\\" + c)
+            else:
+                parts.append(c)
     return f"*{''.join(parts)}*"
