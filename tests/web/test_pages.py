@@ -11,6 +11,8 @@ from typing import Any
 import jobkit
 from jobkit.web import create_app
 
+from tests.runtime.test_worker import wait_for
+
 from .conftest import Served, seed
 
 
@@ -24,7 +26,8 @@ def test_every_page_loads_with_real_data(web_settings: jobkit.Settings, page: An
     assert page.locator("[data-live=retries]").inner_text() == "3"
     assert page.locator("[data-live=scheduled]").inner_text() == "2"
     assert page.locator("[data-live=enqueued]").inner_text() == "6"
-    page.wait_for_selector("#live-chart[data-polls='3']")
+    chart = page.locator("#live-chart")
+    wait_for(lambda: int(chart.get_attribute("data-polls") or 0) >= 3, timeout=20)
     assert page.locator("#live-chart polyline.processed").get_attribute("points") != ""
     assert page.locator(".history circle").count() == 30
     assert "redis_version" in page.locator("table.info").inner_text()
