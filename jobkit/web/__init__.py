@@ -9,15 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
+
+from ..settings import Settings
 from .app import create_app
 from .security import AuthCheck, basic_auth
 
 __all__ = ["AuthCheck", "basic_auth", "create_app", "wsgi_app"]
 
 
-def wsgi_app(*args: Any, **kwargs: Any) -> Any:
+def wsgi_app(
+    settings: Settings | None = None,
+    *,
+    read_only: bool = False,
+    auth: AuthCheck | None = None,
+    connection: redis.Redis | None = None,
+    live_interval: float = 5.0,
+) -> Any:
     """:func:`create_app` wrapped as a WSGI application (through a2wsgi), for Flask's
     ``DispatcherMiddleware`` or a Django WSGI project; takes the same arguments."""
     from a2wsgi import ASGIMiddleware
 
-    return ASGIMiddleware(create_app(*args, **kwargs))  # type: ignore[arg-type]
+    app = create_app(settings, read_only=read_only, auth=auth, connection=connection,
+                     live_interval=live_interval)
+    return ASGIMiddleware(app)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..api import JobRecord
-from .board import SET_ACTIONS, SET_PAGES, Dashboard, dashboard_of
+from .board import FLASH_COOKIE, SET_ACTIONS, SET_PAGES, Dashboard, dashboard_of
 from .entries import Entry
 from .security import CSRF_FIELD, csrf_ok
 
@@ -44,9 +44,11 @@ def _back(request: Request, form: FormData, default: str, message: str) -> Respo
     path = back if isinstance(back, str) and back.startswith("/") and not back.startswith(
         "//") and "\\" not in back else default
     base = request.scope.get("root_path", "").rstrip("/")
-    joiner = "&" if "?" in path else "?"
-    return RedirectResponse(f"{base}{path}{joiner}{urlencode({'flash': message})}",
-                            status_code=303)
+    response = RedirectResponse(f"{base}{path}", status_code=303)
+    # In a cookie, not the URL: a link cannot make the dashboard say what it likes.
+    response.set_cookie(FLASH_COOKIE, quote(message), max_age=60, path=base or "/",
+                        httponly=True, samesite="strict")
+    return response
 
 
 async def queue_action(request: Request) -> Response:

@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import jinja2
 import redis
@@ -26,6 +26,8 @@ from .stats import StatsReader
 HERE = Path(__file__).parent
 #: The sorted sets as the URLs and the navigation name them.
 SET_PAGES = {"scheduled": "schedule", "retries": "retry", "dead": "dead"}
+#: Carries the one-line result of an action to the page it redirects to.
+FLASH_COOKIE = "jobkit_flash"
 #: What each set's jobs can have done to them, with the button's label.
 SET_ACTIONS: dict[str, dict[str, str]] = {
     "schedule": {"enqueue": "Add to queue", "delete": "Delete", "kill": "Kill"},
@@ -98,12 +100,16 @@ class Dashboard:
             params = {k: v for k, v in query.items() if v not in (None, "")}
             return f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
 
+        flash = unquote(request.cookies.get(FLASH_COOKIE, ""))
         html = self.templates.get_template(template).render(
             request=request, url=url, base=base, read_only=self.read_only,
             csrf_field=CSRF_FIELD, csrf=csrf_token(request), set_actions=SET_ACTIONS,
             version=__version__, namespace=self.settings.namespace, now=self.now(),
-            flash=request.query_params.get("flash", ""), **context)
-        return HTMLResponse(html, status_code=status)
+            flash=flash, **context)
+        response = HTMLResponse(html, status_code=status)
+        if flash:
+            response.delete_cookie(FLASH_COOKIE, path=base or "/")
+        return response
 
 
 def dashboard_of(request: Request) -> Dashboard:

@@ -125,10 +125,11 @@ class Entry:
         """The stored backtrace lines (Sidekiq compresses them; older payloads keep a list)."""
         value = self.get("error_backtrace")
         if isinstance(value, list):
-            return [str(line) for line in value]
+            return [str(line).rstrip("\n") for line in value]
         if isinstance(value, str) and value:
             try:
-                return [str(line) for line in pl.decompress_backtrace(value)]
+                # Python's formatted frames end in a newline; Ruby's lines do not.
+                return [str(line).rstrip("\n") for line in pl.decompress_backtrace(value)]
             except (ValueError, TypeError, zlib.error) as e:
                 return [f"(backtrace cannot be read: {e})", value]
         return []

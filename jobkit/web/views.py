@@ -129,7 +129,8 @@ def set_entry(request: Request) -> Response:
     entry = board.sets.find(where, request.path_params["key"])
     if entry is None:
         raise HTTPException(404, f"no such job in {kind} (retried, deleted or moved since)")
-    return board.render(request, "job.html", title=f"{kind.capitalize()} job", kind=kind,
+    title = {"scheduled": "Scheduled job", "retries": "Retry", "dead": "Dead job"}[kind]
+    return board.render(request, "job.html", title=title, kind=kind,
                         where=where, entry=entry)
 
 

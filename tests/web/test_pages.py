@@ -10,7 +10,6 @@ from typing import Any
 
 import jobkit
 from jobkit.web import create_app
-
 from tests.runtime.test_worker import wait_for
 
 from .conftest import Served, seed
@@ -51,7 +50,7 @@ def test_every_page_loads_with_real_data(web_settings: jobkit.Settings, page: An
     assert "card declined for order" in page.locator("table.jobs").inner_text()
     shoot(page, "retries")
     page.locator("table.jobs tbody tr a").first.click()
-    assert page.locator("h1").inner_text() == "Retries job"
+    assert page.locator("h1").inner_text() == "Retry"
     info = page.locator("table.job").inner_text()
     assert "RuntimeError" in info and "card declined for order" in info
     assert "failed_at" in info and "created_at" in info and "Backtrace" in info
