@@ -105,6 +105,11 @@ def test_paging_through_10000_dead_jobs(web_settings: jobkit.Settings, page: Any
     page.fill("form.search input[name=q]", "row 4242")
     page.click("form.search button")
     assert rows.count() == 1 and "[4242]" in rows.first.inner_text()
+    page.click("text=newest first")
+    page.fill("form.search input[name=q]", "ROW 42")  # 42, 420-429, 4200-4299
+    page.click("form.search button")
+    assert page.locator("h1 small").inner_text() == "111 matching"
+    assert rows.count() == 100 and "[4299]" in rows.first.inner_text()
     shoot(page, "dead-search")
 
 
