@@ -43,11 +43,13 @@ def test_the_page_says_where_a_job_is_as_jobkit_status_does(
         assert status.state == state
         page.goto(f"{url}/")
         page.fill("input[name=jid]", jid)
-        page.click("form.jid button")
+        with page.expect_navigation(url=f"{url}/jobs/{jid}"):
+            page.click("form.jid button")
         assert page.locator("h1").inner_text() == f"Job {jid}"
         assert page.locator(".state .badge").inner_text() == state
         assert status.describe() in page.locator(".state").inner_text()
-    page.click("a:has-text('Open in dead')")
+    with page.expect_navigation():
+        page.click("a:has-text('Open in dead')")
     assert page.locator("h1").inner_text() == "Dead job"
     assert dead in page.locator("table.job").inner_text()
 

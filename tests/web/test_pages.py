@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 import jobkit
 from jobkit.web import create_app
 from tests.runtime.test_worker import wait_for
@@ -32,39 +34,46 @@ def test_every_page_loads_with_real_data(web_settings: jobkit.Settings, page: An
     assert "redis_version" in page.locator("table.info").inner_text()
     shoot(page, "dashboard")
     page.click("a.range >> text=7 days")
+    expect(page.locator("a.range.current")).to_have_text("7 days")
     assert page.locator(".history circle").count() == 7
 
     page.click("nav >> text=Queues")
+    expect(page.locator("h1")).to_have_text("Queues")
     rows = page.locator("table.queues tbody tr")
     assert rows.count() == 2
     assert "mailers" in rows.nth(1).inner_text() and "6" in rows.nth(1).inner_text()
     shoot(page, "queues")
     page.click("text=mailers")
+    expect(page.locator("h1")).to_have_text("Queue mailers")
     assert page.locator("table.jobs tbody tr").count() == 6
     assert "shop.SendReceipt" in page.locator("table.jobs").inner_text()
     assert "[15]" in page.locator("table.jobs tbody tr").first.inner_text()
     shoot(page, "queue")
 
     page.click("nav >> text=Retries")
+    expect(page.locator("h1")).to_have_text("Retries 3")
     assert page.locator("table.jobs tbody tr").count() == 3
     assert "card declined for order" in page.locator("table.jobs").inner_text()
     shoot(page, "retries")
     page.locator("table.jobs tbody tr a").first.click()
-    assert page.locator("h1").inner_text() == "Retry"
+    expect(page.locator("h1")).to_have_text("Retry")
     info = page.locator("table.job").inner_text()
     assert "RuntimeError" in info and "card declined for order" in info
     assert "failed_at" in info and "created_at" in info and "Backtrace" in info
     shoot(page, "retry-job")
 
     page.click("nav >> text=Scheduled")
+    expect(page.locator("h1")).to_have_text("Scheduled 2")
     assert page.locator("table.jobs tbody tr").count() == 2
     shoot(page, "scheduled")
 
     page.click("nav >> text=Dead")
+    expect(page.locator("h1")).to_have_text("Dead 2")
     assert page.locator("table.jobs tbody tr").count() == 2
     assert page.locator("table.jobs .badge.invalid").count() == 1
     shoot(page, "dead")
 
     page.click("nav >> text=Busy")
+    expect(page.locator("h1")).to_have_text("Busy")
     assert "No live process" in page.locator("table.processes").inner_text()
     shoot(page, "busy")
