@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..errors import ConfigError
 from ..settings import Settings
 from . import actions, views
 from .board import HERE, Dashboard, dashboard_of
@@ -45,7 +46,7 @@ def create_app(
     from ..config import get_settings
 
     if live_interval <= 0:
-        raise ValueError(f"live_interval={live_interval!r} must be a positive number of seconds")
+        raise ConfigError(f"live_interval={live_interval!r} must be a positive number of seconds")
     board = Dashboard(settings or get_settings(), connection=connection, read_only=read_only,
                       live_interval=live_interval)
     routes = [

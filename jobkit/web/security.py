@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import ConfigError
+
 #: No inline script or style, nothing from another origin, no framing.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -41,7 +43,7 @@ AuthCheck = Callable[[Request], "bool | Awaitable[bool]"]
 def basic_auth(username: str, password: str) -> AuthCheck:
     """An ``auth`` check accepting HTTP basic credentials ``username:password`` only."""
     if not username or not password:
-        raise ValueError("basic_auth needs a non-empty username and password")
+        raise ConfigError("basic_auth needs a non-empty username and password")
     expected = f"{username}:{password}".encode()
 
     def check(request: Request) -> bool:

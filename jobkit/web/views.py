@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -139,7 +139,7 @@ def job_lookup(request: Request) -> Response:
     if not jid:
         raise HTTPException(400, "give a jid to look up")
     base = request.scope.get("root_path", "").rstrip("/")
-    return RedirectResponse(f"{base}/jobs/{jid}", status_code=303)
+    return RedirectResponse(f"{base}/jobs/{quote(jid, safe='')}", status_code=303)
 
 
 def job_by_jid(request: Request) -> Response:

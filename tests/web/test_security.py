@@ -17,6 +17,7 @@ import redis
 
 import jobkit
 from jobkit.api import Admin
+from jobkit.errors import ConfigError
 from jobkit.keys import Keys
 from jobkit.web import basic_auth, create_app
 from jobkit.web.security import CSP
@@ -158,9 +159,11 @@ def test_a_user_callable_decides_who_gets_in(web_settings: jobkit.Settings,
     assert httpx.get(url + "/", headers={"x-staff": "yes"}).status_code == 200
 
 
-def test_basic_auth_needs_credentials() -> None:
-    with pytest.raises(ValueError, match="non-empty username and password"):
+def test_basic_auth_and_the_live_interval_are_checked() -> None:
+    with pytest.raises(ConfigError, match="non-empty username and password"):
         basic_auth("ops", "")
+    with pytest.raises(ConfigError, match="live_interval=0 must be a positive number"):
+        create_app(jobkit.Settings(redis_url="memory://web-check"), live_interval=0)
 
 
 def test_unknown_pages_jids_and_jobs_are_404_pages(web_settings: jobkit.Settings,
@@ -171,10 +174,13 @@ def test_unknown_pages_jids_and_jobs_are_404_pages(web_settings: jobkit.Settings
                        ("/queues/nope", "no queue named 'nope'"),
                        ("/dead/1.5-0123456789abcdef0123", "no such job in dead"),
                        ("/dead/garbage", "no such job in dead"),
-                       ("/elsewhere", "no page")):
-        response = httpx.get(url + path)
+                       ("/elsewhere", "no page"),
+                       ("/jobs?jid=zz%3Cb%3E", "no job with jid 'zz<b>'")):
+        response = httpx.get(url + path, follow_redirects=True)
         assert response.status_code == 404, path
         assert text in html.unescape(response.text) and "<h1>404</h1>" in response.text, path
+    elsewhere = httpx.get(url + "/jobs?jid=%2F%2Fexample.org")
+    assert elsewhere.headers["location"] == "/jobs/%2F%2Fexample.org"  # stays on this site
     bad = httpx.get(url + "/dead?page=zero")
     assert bad.status_code == 400 and "page=&#39;zero&#39; must be a whole number" in bad.text
     assert httpx.get(url + "/dead?per=7").status_code == 400
