@@ -85,13 +85,13 @@ def test_queues_lists_each_queue_with_its_size_and_latency(
     Import.perform_async(3)
     clock.now += 1.5
     assert _cli(settings, capsys, "queues") == [
-        {"name": "billing", "size": 2, "latency": 5.5},
-        {"name": "imports", "size": 1, "latency": 1.5},
+        {"name": "billing", "size": 2, "latency": 5.5, "paused": False},
+        {"name": "imports", "size": 1, "latency": 1.5, "paused": False},
     ]
     lines = _text(settings, capsys, "queues").splitlines()
-    assert lines[0].split() == ["queue", "size", "latency"]
-    assert [line.split() for line in lines[1:]] == [["billing", "2", "5.5s"],
-                                                    ["imports", "1", "1.5s"]]
+    assert lines[0].split() == ["queue", "size", "latency", "state"]
+    assert [line.split() for line in lines[1:]] == [["billing", "2", "5.5s", "-"],
+                                                    ["imports", "1", "1.5s", "-"]]
 
 
 def test_scheduled_lists_jobs_soonest_first_with_their_run_time(
