@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..api import JobRecord
+from ..replies import integer
 from .board import FLASH_COOKIE, SET_ACTIONS, SET_PAGES, Dashboard, dashboard_of
 from .entries import Entry
 from .security import CSRF_FIELD, csrf_ok
@@ -147,7 +148,7 @@ def _apply(board: Dashboard, where: str, action: str, entries: Iterable[Entry]
         raws = [e.raw for e in entries]
         done = 0
         for i in range(0, len(raws), DELETE_BATCH):
-            done += int(board.redis.zrem(key, *raws[i:i + DELETE_BATCH]))
+            done += integer(board.redis.zrem(key, *raws[i:i + DELETE_BATCH]))
         return done, 0
     act: Callable[[JobRecord], Any] = admin.kill if action == "kill" else admin.retry_now
     done = skipped = 0

@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from ..keys import Keys
+from ..replies import texts, values
 from .entries import Entry
 
 HISTORY_DAYS = (7, 30, 90)
@@ -113,12 +114,12 @@ class StatsReader:
         """(day, processed, failed) for each of the last ``days`` UTC days, oldest first."""
         dates = days_back(today, days)
         keys = [self.keys.stat(kind, day) for day in dates for kind in ("processed", "failed")]
-        values = [_int(v) for v in self.redis.mget(keys)]
-        return [(day, values[2 * i], values[2 * i + 1]) for i, day in enumerate(dates)]
+        counts = [_int(v) for v in values(self.redis.mget(keys))]
+        return [(day, counts[2 * i], counts[2 * i + 1]) for i, day in enumerate(dates)]
 
     def redis_info(self) -> dict[str, str]:
         """Version, memory, clients and uptime of the server (Sidekiq's dashboard footer)."""
-        info = self.redis.info()
+        info: Any = self.redis.info()
         wanted = ("redis_version", "uptime_in_days", "connected_clients", "used_memory_human",
                   "used_memory_peak_human", "maxmemory_policy")
         return {name: str(info[name]) for name in wanted if name in info}
@@ -126,7 +127,7 @@ class StatsReader:
     def processes(self) -> list[Process]:
         """Live processes (expired heartbeats skipped) with the jobs running on each."""
         k = self.keys
-        identities = sorted(_text(m) for m in self.redis.smembers(k.processes))
+        identities = sorted(texts(self.redis.smembers(k.processes)))
         pipe = self.redis.pipeline(transaction=False)
         for identity in identities:
             pipe.hmget(k.process(identity), ["info", "busy", "beat", "quiet", "rss"])

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from ..replies import integer
 from .board import SET_ACTIONS, SET_PAGES, dashboard_of
 from .charts import history_chart
 from .jobstatus import job_status
@@ -113,7 +114,7 @@ def confirm_bulk(request: Request) -> Response:
                                  f"{', '.join(SET_ACTIONS[where])} for {kind}")
     query = request.query_params.get("q", "").strip()
     count = (sum(1 for _ in board.sets.matching(where, query)) if query
-             else int(board.redis.zcard(board.sets.set_key(where))))
+             else integer(board.redis.zcard(board.sets.set_key(where))))
     label = SET_ACTIONS[where][action]
     what = f"all {count:,} {kind} job(s)" + (f" matching {query!r}" if query else "")
     return board.render(request, "confirm.html", title=f"{label}: {kind}",

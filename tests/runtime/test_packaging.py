@@ -35,6 +35,7 @@ def test_public_api_type_checks_under_mypy_strict() -> None:
 
     stdout, stderr, status = api.run(["--strict", "--no-incremental",
                                       str(ROOT / "tests" / "typing" / "public_api.py"),
+                                      str(ROOT / "tests" / "typing" / "web_api.py"),
                                       str(ROOT / "tests" / "typing" / "plugin_api.py"),
                                       str(ROOT / "tests" / "lint" / "typing_public_api.py")])
     assert status == 0, stdout + stderr
