@@ -118,7 +118,13 @@ def seed(settings: jobkit.Settings) -> None:
     web_jobs.SendReceipt.perform_in(3600, 99)
     web_jobs.SendReceipt.perform_in(7200, 100)
     r.zadd(keys.dead, {b"\xff\xfe not json <b>bold</b>": time.time() - 5})
-    pipe = r.pipeline()
+    seed_history(settings)
+
+
+def seed_history(settings: jobkit.Settings) -> None:
+    """Daily processed and failed counters for the last 30 days, as workers keep them."""
+    keys = Keys(settings.namespace)
+    pipe = jobkit.get_client().redis.pipeline()
     for back in range(30):
         day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - back * 86400))
         pipe.incrby(keys.stat("processed", day), 100 + 7 * back)

@@ -14,7 +14,8 @@ import jobkit
 from jobkit.web import create_app
 from tests.runtime.test_worker import wait_for
 
-from .conftest import Served, seed
+from . import web_jobs
+from .conftest import Served, make_worker, recorded, seed, seed_history
 
 
 def test_every_page_loads_with_real_data(web_settings: jobkit.Settings, page: Any,
@@ -77,3 +78,33 @@ def test_every_page_loads_with_real_data(web_settings: jobkit.Settings, page: An
     expect(page.locator("h1")).to_have_text("Busy")
     assert "No live process" in page.locator("table.processes").inner_text()
     shoot(page, "busy")
+
+
+def test_the_live_chart_follows_a_running_worker(web_settings: jobkit.Settings, page: Any,
+                                                 serve: Callable[[Any], Served],
+                                                 shoot: Callable[[Any, str], Path]) -> None:
+    seed_history(web_settings)
+    url = serve(create_app(web_settings, live_interval=0.25)).url
+    worker = make_worker(web_settings, "mailers")
+    worker.start()
+    try:
+        page.goto(url + "/")
+        chart = page.locator("#live-chart")
+
+        def polls() -> int:
+            return int(chart.get_attribute("data-polls") or 0)
+
+        for batch in range(8):
+            web_jobs.SendReceipt.perform_bulk([[batch * 100 + n] for n in range(25 * batch)])
+            seen = polls()
+            wait_for(lambda seen=seen: polls() > seen, timeout=20)
+        wait_for(lambda: len(recorded(web_settings, "mailed")) == 25 * 28)
+        wait_for(lambda: page.locator("[data-live=processed]").inner_text() == "700")
+        points = chart.locator("polyline.processed").get_attribute("points") or ""
+        heights = [float(p.split(",")[1]) for p in points.split()]
+        assert min(heights) < 140  # some poll saw jobs done (the baseline is y = 140)
+        assert int((chart.locator(".ymax").text_content() or "0").replace(",", "")) >= 1
+        shoot(page, "dashboard-live")
+        page.goto("about:blank")  # stop polling before the server goes away
+    finally:
+        worker.stop(timeout=5)
