@@ -29,6 +29,21 @@ def _not_found(request: Request, exc: Exception) -> Response:
                         message=detail)
 
 
+def _redis_down(request: Request, exc: Exception) -> Response:
+    board = dashboard_of(request)
+    return board.render(request, "error.html", status=503, title="Redis unavailable",
+                        message=f"cannot reach Redis at {_safe_url(board.settings.redis_url)}: "
+                                f"{exc}")
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without its password, for an error page."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{rest}"
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -65,7 +80,8 @@ def create_app(
         Route("/{kind:str}/confirm", views.confirm_bulk),
         Route("/{kind:str}/{key:str}", views.set_entry),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found,
-                                                       403: _not_found, 400: _not_found})
+    app = Starlette(routes=routes, exception_handlers={
+        404: _not_found, 405: _not_found, 403: _not_found, 400: _not_found,
+        redis.ConnectionError: _redis_down, redis.TimeoutError: _redis_down})
     app.state.dashboard = board
     return Guard(app, auth=auth)

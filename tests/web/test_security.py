@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -185,3 +186,22 @@ def test_unknown_pages_jids_and_jobs_are_404_pages(web_settings: jobkit.Settings
     assert bad.status_code == 400 and "page=&#39;zero&#39; must be a whole number" in bad.text
     assert httpx.get(url + "/dead?per=7").status_code == 400
     assert httpx.get(url + "/?days=8").status_code == 400
+
+
+def test_an_unreachable_redis_is_a_503_page_without_the_password(
+        serve: Callable[[Any], Served]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    settings = jobkit.Settings(redis_url=f"redis://:hunter2@127.0.0.1:{port}/0")
+    url = serve(create_app(settings)).url
+    response = httpx.get(url + "/dead")
+    assert response.status_code == 503
+    assert f"cannot reach Redis at redis://***@127.0.0.1:{port}/0" in response.text
+    assert "hunter2" not in response.text
+
+
+def test_the_dashboard_runs_on_the_embedded_fakeredis(serve: Callable[[Any], Served]) -> None:
+    url = serve(create_app(jobkit.Settings(redis_url="memory://web-dashboard"))).url
+    for path in ("/", "/queues", "/busy", "/dead", "/stats/live"):
+        assert httpx.get(url + path).status_code == 200, path
