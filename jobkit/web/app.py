@@ -21,7 +21,8 @@ from .board import HERE, Dashboard, dashboard_of
 from .security import AuthCheck, Guard
 
 
-def _not_found(request: Request, exc: Exception) -> Response:
+def _error_page(request: Request, exc: Exception) -> Response:
+    """The 400, 403, 404 and 405 pages, in the dashboard's layout with the reason."""
     board = dashboard_of(request)
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
@@ -81,7 +82,7 @@ def create_app(
         Route("/{kind:str}/{key:str}", views.set_entry),
     ]
     app = Starlette(routes=routes, exception_handlers={
-        404: _not_found, 405: _not_found, 403: _not_found, 400: _not_found,
+        404: _error_page, 405: _error_page, 403: _error_page, 400: _error_page,
         redis.ConnectionError: _redis_down, redis.TimeoutError: _redis_down})
     app.state.dashboard = board
     return Guard(app, auth=auth)
