@@ -22,10 +22,10 @@ from tests.needs import REAL_REDIS_URL, require_real_redis
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_import_jobkit_loads_no_test_lint_or_cli_libraries() -> None:
+def test_import_jobkit_loads_no_test_lint_cli_or_web_libraries() -> None:
     code = ("import sys, jobkit; heavy = [m for m in ('pytest', 'libcst', 'hypothesis', "
-            "'fakeredis', 'argparse', 'jobkit.cli', 'jobkit.worker_cli') if m in sys.modules]; "
-            "print(heavy)")
+            "'fakeredis', 'argparse', 'jobkit.cli', 'jobkit.worker_cli', 'starlette', 'jinja2', "
+            "'uvicorn', 'a2wsgi', 'jobkit.web') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

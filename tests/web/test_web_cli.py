@@ -1,5 +1,6 @@
 """``jobkit web``: safe defaults (loopback only without --auth), credentials from the
-environment, a real served page; and ``import jobkit`` loads none of the web extra."""
+environment, a real served page. (That ``import jobkit`` loads none of the web extra is
+tests/runtime/test_packaging.py's.)"""
 
 from __future__ import annotations
 
@@ -78,10 +79,3 @@ def test_jobkit_web_serves_the_dashboard_with_basic_auth(real_settings: jobkit.S
         assert process.stdout is not None
         process.stdout.close()
 
-
-def test_import_jobkit_loads_nothing_of_the_web_extra() -> None:
-    code = ("import sys, jobkit, jobkit.api, jobkit.status; print(sorted(m for m in sys.modules "
-            "if m.split('.')[0] in ('starlette', 'jinja2', 'uvicorn', 'a2wsgi', 'multipart', "
-            "'python_multipart') or m.startswith('jobkit.web')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
