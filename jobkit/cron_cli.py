@@ -15,7 +15,7 @@ from . import ops
 from .errors import NotFoundError
 
 
-def _definitions(admin: Any, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+def _definitions(admin: Any) -> dict[str, dict[str, Any]]:
     from . import periodic_entries as periodic
 
     found = {(k.decode() if isinstance(k, bytes) else k): json.loads(v)
@@ -26,20 +26,20 @@ def _definitions(admin: Any, args: argparse.Namespace) -> dict[str, dict[str, An
     return found
 
 
-def _entry(admin: Any, args: argparse.Namespace) -> dict[str, Any]:
-    known = _definitions(admin, args)
-    if args.name not in known:
+def _entry(admin: Any, name: str) -> dict[str, Any]:
+    known = _definitions(admin)
+    if name not in known:
         names = ", ".join(sorted(known)) or "none (no worker has published any; pass -r MODULE)"
-        raise NotFoundError(f"no periodic entry named {args.name!r}; entries: {names}")
-    return known[args.name]
+        raise NotFoundError(f"no periodic entry named {name!r}; entries: {names}")
+    return known[name]
 
 
-def entries(admin: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+def entries(admin: Any) -> list[dict[str, Any]]:
     """Each entry with its schedule, next run, last run and that run's outcome."""
     from .cron import build_schedule
     from .ticker import STALE_AFTER
 
-    known = _definitions(admin, args)
+    known = _definitions(admin)
     paused = {m.decode() for m in admin.redis.smembers(admin.keys.cron_paused)}
     now = admin.settings.clock()
     out = []
@@ -68,7 +68,7 @@ def entries(admin: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = entries(ops._admin(args), args)
+    rows = entries(ops._admin(args))
     return ops._emit(args, rows, lambda out: _render(rows, out))
 
 
@@ -83,12 +83,18 @@ def _render(rows: list[dict[str, Any]], out: TextIO) -> None:
                ("name", "schedule", "zone", "next run (UTC)", "last run (UTC)", "outcome"), out)
 
 
+def set_paused(admin: Any, name: str, paused: bool) -> bool:
+    """Pause or resume entry ``name`` (every process honours it at its next tick); False if
+    it already was. :class:`NotFoundError` for an unknown entry."""
+    _entry(admin, name)
+    key = admin.keys.cron_paused
+    return bool(admin.redis.sadd(key, name) if paused else admin.redis.srem(key, name))
+
+
 def _pause(paused: bool) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         admin = ops._admin(args)
-        _entry(admin, args)
-        key = admin.keys.cron_paused
-        changed = admin.redis.sadd(key, args.name) if paused else admin.redis.srem(key, args.name)
+        changed = set_paused(admin, args.name, paused)
         verb = "paused" if paused else "resumed"
         note = "" if changed else f" (it was already {verb})"
         return ops._emit(args, {"name": args.name, "paused": paused, "changed": bool(changed)},
@@ -96,14 +102,14 @@ def _pause(paused: bool) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def run_now(admin: Any, name: str) -> tuple[str | None, str]:
+    """Enqueue entry ``name``'s job now (not a tick); returns (jid, queue)."""
     from . import payload as pl
     from . import periodic_entries as periodic
     from .client import Client
     from .registry import lookup
 
-    admin = ops._admin(args)
-    d = _entry(admin, args)
+    d = _entry(admin, name)
     client = Client(admin.settings, connection=admin.redis)
     now = client.settings.clock()
     job = lookup(d["class"])
@@ -112,15 +118,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         # The class is not importable here: Sidekiq's defaults, as `jobkit enqueue` does.
         payload = pl.build(d["class"], d["args"], queue=d["queue"], retry=True, now=now)
-    payload[periodic.NAME_FIELD] = args.name
+    payload[periodic.NAME_FIELD] = name
     payload[periodic.TICK_FIELD] = now
     jid = client.push(payload, now=now)
     # Recorded after the push: a crash in between only leaves the listing one run behind.
-    admin.redis.hset(admin.keys.cron_entry(args.name),
+    admin.redis.hset(admin.keys.cron_entry(name),
                      mapping={"last_jid": jid or "", "last_result": "run by hand"})
-    return ops._emit(args, {"name": args.name, "jid": jid, "queue": payload["queue"]},
-                     lambda out: out.write(f"enqueued {args.name} {jid} on queue "
-                                           f"{payload['queue']}\n"))
+    return jid, str(payload["queue"])
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    jid, queue = run_now(ops._admin(args), args.name)
+    return ops._emit(args, {"name": args.name, "jid": jid, "queue": queue},
+                     lambda out: out.write(f"enqueued {args.name} {jid} on queue {queue}\n"))
 
 
 def add_commands(
