@@ -30,7 +30,8 @@ SIGNAL_TTL = 60
 DELETE_BATCH = 500
 
 
-async def _form(request: Request) -> tuple[Dashboard, FormData]:
+async def checked_form(request: Request) -> tuple[Dashboard, FormData]:
+    """The POSTed form, once read-only mode and the CSRF token allow it."""
     board = dashboard_of(request)
     if board.read_only:
         raise HTTPException(403, "this dashboard is read-only")
@@ -40,7 +41,9 @@ async def _form(request: Request) -> tuple[Dashboard, FormData]:
     return board, form
 
 
-def _back(request: Request, form: FormData, default: str, message: str) -> Response:
+def back_to(request: Request, form: FormData, default: str, message: str) -> Response:
+    """A redirect to the form's ``back`` page (a local path) or ``default``, carrying
+    ``message`` for that page to show once."""
     back = form.get("back")
     path = back if isinstance(back, str) and back.startswith("/") and not back.startswith(
         "//") and "\\" not in back else default
@@ -53,7 +56,7 @@ def _back(request: Request, form: FormData, default: str, message: str) -> Respo
 
 
 async def queue_action(request: Request) -> Response:
-    board, form = await _form(request)
+    board, form = await checked_form(request)
     name, action = request.path_params["name"], request.path_params["action"]
     default = f"/queues/{name}"
 
@@ -84,12 +87,12 @@ async def queue_action(request: Request) -> Response:
     message = await run_in_threadpool(run)
     if action == "clear":
         # A cleared queue leaves the queues set, so its own page would be a 404.
-        return _back(request, FormData(), "/queues", message)
-    return _back(request, form, default, message)
+        return back_to(request, FormData(), "/queues", message)
+    return back_to(request, form, default, message)
 
 
 async def signal_action(request: Request) -> Response:
-    board, form = await _form(request)
+    board, form = await checked_form(request)
     signal = SIGNALS.get(request.path_params["signal"])
     if signal is None:
         raise HTTPException(404, f"no signal {request.path_params['signal']!r}")
@@ -109,11 +112,11 @@ async def signal_action(request: Request) -> Response:
         verb = request.path_params["signal"]
         return f"sent {verb} to {len(identities)} process(es)"
 
-    return _back(request, form, "/busy", await run_in_threadpool(run))
+    return back_to(request, form, "/busy", await run_in_threadpool(run))
 
 
 async def set_action(request: Request) -> Response:
-    board, form = await _form(request)
+    board, form = await checked_form(request)
     kind = request.path_params["kind"]
     if kind not in SET_PAGES:
         raise HTTPException(404, f"no page {kind!r}")
@@ -136,7 +139,7 @@ async def set_action(request: Request) -> Response:
         note = f"; {skipped} invalid job(s) can only be deleted" if skipped else ""
         return f"{label}: {done:,} job(s){note}"
 
-    return _back(request, form, f"/{kind}", await run_in_threadpool(run))
+    return back_to(request, form, f"/{kind}", await run_in_threadpool(run))
 
 
 def _apply(board: Dashboard, where: str, action: str, entries: Iterable[Entry]

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import ConfigError
 from ..settings import Settings
-from . import actions, views
+from . import actions, periodic, views
 from .board import HERE, Dashboard, dashboard_of
 from .security import AuthCheck, Guard
 
@@ -68,6 +68,7 @@ def create_app(
     routes = [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         *actions.routes(),
+        *periodic.routes(),
         Route("/", views.dashboard),
         Route("/stats/live", views.live),
         Route("/queues", views.queues),

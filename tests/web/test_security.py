@@ -111,7 +111,7 @@ def test_get_never_changes_state(web_settings: jobkit.Settings,
     sizes = {k: r.type(k) for k in before}
     for path in ("/queues/mailers/pause", "/queues/mailers/clear", "/queues/mailers/delete",
                  "/busy/stop", "/busy/quiet", "/dead/actions", "/dead/confirm?action=delete",
-                 "/retries/confirm?action=retry"):
+                 "/retries/confirm?action=retry", "/periodic/nightly/run"):
         assert httpx.get(url + path).status_code in (200, 404, 405), path
     assert sorted(r.scan_iter(match=f"{web_settings.namespace}:*")) == before
     assert {k: r.type(k) for k in before} == sizes
@@ -123,7 +123,7 @@ def test_read_only_hides_every_action_and_refuses_posts(
     seed(web_settings)
     url = serve(create_app(web_settings, read_only=True)).url
     for path in ("/", "/queues", "/queues/mailers", "/busy", "/retries", "/scheduled",
-                 "/dead", "/queues/mailers/clear"):
+                 "/dead", "/queues/mailers/clear", "/periodic"):
         page.goto(url + path)
         assert page.locator("form[method=post]").count() == 0, path
         assert page.locator("input[type=checkbox]").count() == 0, path

@@ -48,3 +48,13 @@ class Hold(jobkit.Job):
     def perform(self, label: str) -> None:
         _record("held", label)
         Hold.release.wait(30)
+
+
+class Report(jobkit.Job):
+    """A periodic job (the Periodic page's test defines its entry): records its jid."""
+
+    name = "shop.Report"
+    queue = "reports"
+
+    def perform(self) -> None:
+        _record("reported", self.jid)
