@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from jobkit_lint.config import Config
 from jobkit_lint.summary import ModuleSummary
@@ -76,6 +77,7 @@ class ProjectIndex:
         decorated: dict[str, list[str]] = {}
         self.classes: set[str] = set()
         self.functions: set[str] = set()
+        self.signatures: dict[str, dict[str, Any]] = {}
         model_bases = set(MODEL_BASES) | set(config.model_base_classes)
         bases_of: dict[str, list[str]] = {}
         for summary in summaries:
@@ -89,6 +91,8 @@ class ProjectIndex:
             serializers.update(summary.serializers)
             for name in summary.functions:
                 self.functions.add(prefix + name)
+            for name, signature in summary.signatures.items():
+                self.signatures[prefix + name] = signature
             for name, bases in summary.classes.items():
                 self.classes.add(prefix + name)
                 bases_of[prefix + name] = bases
@@ -112,12 +116,13 @@ class ProjectIndex:
             if aliased:
                 self.jobs.setdefault(function, aliased)
         self.pickled = self._pickled(serializers)
+        self._bases = bases_of
         self._known = self.classes | self.functions | set(self.jobs)
         for suffix in [s for q in self.jobs for s in _suffixes(q)]:
             self._aliases.setdefault(suffix, suffix)
         payload = json.dumps([sorted(self.jobs.items()), sorted(self.models),
                               sorted(self.classes), sorted(self.functions),
-                              sorted(self.pickled)])
+                              sorted(self.pickled), sorted(self.signatures.items())])
         self.digest = hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
 
     def _close_over_bases(self, bases_of: dict[str, list[str]], model_bases: set[str]) -> None:
@@ -204,6 +209,22 @@ class ProjectIndex:
     def is_function(self, qualified: str | None) -> bool:
         """True when `qualified` names a top-level function defined in the linted tree."""
         return qualified is not None and self.canonical(qualified) in self.functions
+
+    def signature(self, qualified: str | None) -> dict[str, Any] | None:
+        """The parameters of a job's body (`perform`, inherited too, or the task function)."""
+        if qualified is None:
+            return None
+        seen: set[str] = set()
+        pending = [self.canonical(qualified)]
+        while pending:
+            name = pending.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in self.signatures:
+                return self.signatures[name]
+            pending.extend(self.canonical(b) for b in self._bases.get(name, []))
+        return None
 
     def job_names(self) -> set[str]:
         """Simple names of every job, for the text pre-filter of modules that only enqueue."""

@@ -33,7 +33,46 @@ __all__ = [
     "iter_arg_values",
     "iter_body_nodes",
     "iter_children",
+    "job_code",
 ]
+
+
+def job_code(
+    facts: FileFacts, job: JobDef
+) -> Iterator[tuple[cst.FunctionDef, list[cst.CSTNode], str | None]]:
+    """A job's body functions and the helpers they call (one level): module-level functions
+    called by name and, for a job class, its methods called as `self.name(...)`; with each
+    one's nodes and the helper's name, so a message can say where the call is."""
+    functions = {
+        stmt.name.value: stmt for stmt in facts.module.body
+        if isinstance(stmt, cst.FunctionDef) and stmt is not job.node
+    }
+    methods: dict[str, cst.FunctionDef] = {}
+    if isinstance(job.node, cst.ClassDef) and isinstance(job.node.body, cst.IndentedBlock):
+        methods = {
+            stmt.name.value: stmt for stmt in job.node.body.body
+            if isinstance(stmt, cst.FunctionDef) and stmt not in job.bodies
+        }
+    jobs = {j.node.name.value for j in facts.jobs}
+    seen: set[str] = set()
+    for body in job.bodies:
+        nodes = job.body_nodes(body)
+        yield body, nodes, None
+        for node in nodes:
+            if not isinstance(node, cst.Call):
+                continue
+            func = node.func
+            helper, label = None, ""
+            if isinstance(func, cst.Name) and func.value not in jobs:
+                helper, label = functions.get(func.value), func.value
+            elif (
+                isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
+                and func.value.value == "self"
+            ):
+                helper, label = methods.get(func.attr.value), f"self.{func.attr.value}"
+            if helper is not None and label not in seen:
+                seen.add(label)
+                yield helper, list(iter_body_nodes(helper.body)), label
 
 
 @dataclass(frozen=True)

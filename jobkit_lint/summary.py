@@ -8,6 +8,7 @@ from typing import Any
 import libcst as cst
 
 from jobkit_lint.names import NameResolver, dotted_name, import_bindings
+from jobkit_lint.signatures import perform_method, signature_of
 from jobkit_lint.traversal import iter_body_nodes
 
 __all__ = ["ModuleSummary", "decorator_framework", "summarize"]
@@ -31,6 +32,7 @@ class ModuleSummary:
     decorated: dict[str, list[str]] = field(default_factory=dict)
     # Project settings that change what a payload can hold: `framework=serializer` strings.
     serializers: list[str] = field(default_factory=list)
+    signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def resolver(self) -> NameResolver:
         """A name resolver seeded with this module's imports and top-level definitions."""
@@ -42,7 +44,8 @@ class ModuleSummary:
         return {
             "module": self.module, "is_package": self.is_package, "imports": self.imports,
             "classes": self.classes, "functions": self.functions, "jobs": self.jobs,
-            "assigns": self.assigns, "job_decorators": self.job_decorators,
+            "assigns": self.assigns, "signatures": self.signatures,
+            "job_decorators": self.job_decorators,
             "decorated": self.decorated, "serializers": self.serializers,
         }
 
@@ -215,6 +218,9 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
         if isinstance(node, cst.ClassDef):
             bases = [resolver.qualify(arg.value) for arg in node.bases if arg.keyword is None]
             summary.classes[node.name.value] = [b for b in bases if b]
+            perform = perform_method(node)
+            if perform is not None:
+                summary.signatures[node.name.value] = signature_of(perform, skip_first=True)
     prefix = f"{name}." if name else ""
     for alias, callee in summary.assigns.items():
         # `job = partial(RecordingJob, connection=...)` where `class RecordingJob(rq_job)`.
@@ -232,6 +238,7 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
     for node in deferred:
         if isinstance(node, cst.ClassDef) or not node.decorators:
             continue
+        summary.signatures[node.name.value] = signature_of(node, skip_first=False)
         for decorator in node.decorators:
             local = dotted_name(_callee(decorator.decorator)) or ""
             framework = summary.job_decorators.get(local) or _decorator_of(

@@ -50,7 +50,7 @@ def test_loop_variable_over_a_queryset_is_a_model() -> None:
         def nightly():
             for order in Order.objects.filter(paid=True):
                 ShipJob.perform_async(order)
-    """) == ["JK101"]
+    """) == ["JK403", "JK101"]  # and one enqueue per row (JK403)
 
 
 def test_self_inside_a_model_class_is_a_model() -> None:

@@ -1,0 +1,282 @@
+"""JK403: one enqueue per loop iteration where the framework has a bulk API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import libcst as cst
+
+from jobkit_lint.rule import (
+    Enqueue,
+    FileFacts,
+    Rule,
+    Violation,
+    iter_body_nodes,
+    iter_children,
+)
+
+# Only sends that a bulk call replaces; scheduling variants have no bulk form.
+_BULK = {
+    ("jobkit", "perform_async"): "`{job}.perform_bulk([[...], ...])` sends them in pipelined "
+                                 "round trips",
+    ("celery", "delay"): "`group({job}.s(...) for ...)` or `{job}.chunks(...)` sends them at once",
+    ("celery", "apply_async"): "`group({job}.s(...) for ...)` or `{job}.chunks(...)` sends them "
+                               "at once",
+    ("rq", "enqueue"): "`queue.enqueue_many([Queue.prepare_data(...), ...])` sends them in "
+                       "one pipeline",
+    ("rq", "enqueue_call"): "`queue.enqueue_many([Queue.prepare_data(...), ...])` sends them "
+                            "in one pipeline",
+    # `@job` functions' `.delay()` is `Queue.enqueue` underneath.
+    ("rq", "delay"): "`queue.enqueue_many([Queue.prepare_data(...), ...])` sends them in one "
+                     "pipeline",
+}
+_LOOPS = (cst.For, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_SCOPES = (cst.FunctionDef, cst.ClassDef)
+_EXITS = (cst.Break, cst.Return, cst.Raise)
+_SMALL = 10  # a loop over a literal of at most this many items is not worth a bulk call
+_BATCH_WORDS = re.compile(r"chunk|batch|page|slice|partition", re.IGNORECASE)
+_CANVAS = frozenset({"group", "chord", "chain", "chunks", "starmap", "xmap", "signature"})
+
+
+def _exits(block: cst.BaseSuite) -> bool:
+    """Whether a block ends the loop (break/return/raise), so its body runs at most once."""
+    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    return any(
+        isinstance(stmt, cst.SimpleStatementLine | cst.SimpleStatementSuite)
+        and any(isinstance(small, _EXITS) for small in stmt.body)
+        for stmt in statements
+    )
+
+
+def _small_literal(
+    iterable: cst.BaseExpression, literals: dict[str, cst.BaseExpression] | None = None
+) -> bool:
+    if isinstance(iterable, cst.Name) and literals and iterable.value in literals:
+        return _small_literal(literals[iterable.value])
+    if isinstance(iterable, cst.List | cst.Tuple | cst.Set | cst.Dict):
+        return len(iterable.elements) <= _SMALL
+    if (
+        isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name)
+        and iterable.func.value == "range" and 1 <= len(iterable.args) <= 2
+        and all(isinstance(a.value, cst.Integer) for a in iterable.args)
+    ):
+        bounds = [int(a.value.value, 0) for a in iterable.args if isinstance(a.value, cst.Integer)]
+        return bounds[-1] - (bounds[0] if len(bounds) == 2 else 0) <= _SMALL
+    return False
+
+
+def _batched_loop(loop: cst.For) -> bool:
+    """A loop over chunks (`for chunk in chunked(ids, 100)`, `range(0, n, size)`) already
+    enqueues one job per batch, which is what a bulk API would save."""
+    iterable, target = loop.iter, loop.target
+    if isinstance(iterable, cst.Call):
+        name = iterable.func.attr.value if isinstance(iterable.func, cst.Attribute) else (
+            iterable.func.value if isinstance(iterable.func, cst.Name) else ""
+        )
+        if name == "range" and len(iterable.args) == 3:
+            return True
+        if _BATCH_WORDS.search(name):
+            return True
+    return isinstance(target, cst.Name) and bool(_BATCH_WORDS.search(target.value))
+
+
+def _batched_argument(call: cst.Call) -> bool:
+    """An argument that is a slice or names a batch: the job already takes many items."""
+    for arg in call.args:
+        for node in (arg.value, *iter_body_nodes(arg.value)):
+            if isinstance(node, cst.Slice):
+                return True
+            if isinstance(node, cst.Name) and _BATCH_WORDS.search(node.value):
+                return True
+    return False
+
+
+def _flush_test(test: cst.BaseExpression) -> bool:
+    """`if len(pending) >= batch_size:`: an accumulate-and-flush batch inside a loop."""
+    return any(
+        isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == "len"
+        for n in (test, *iter_body_nodes(test))
+    )
+
+
+class _LoopFinder:
+    """Finds which of a set of calls run once per iteration of a loop."""
+
+    def __init__(self, calls: set[int]) -> None:
+        self.calls = calls
+        self.in_loop: set[int] = set()
+        self.literals: dict[str, cst.BaseExpression] = {}
+
+    def walk(self, node: cst.CSTNode, looping: bool) -> None:
+        for child in iter_children(node):
+            if isinstance(child, _SCOPES):
+                # Module-level literals (`STREAMS = {...}`) stay visible inside functions.
+                outer, self.literals = self.literals, dict(self.literals)
+                self.walk(child, False)
+                self.literals = outer
+            elif isinstance(child, cst.For):
+                self.walk(child.iter, looping)
+                repeats = not (
+                    _small_literal(child.iter, self.literals) or _exits(child.body)
+                    or _batched_loop(child)
+                )
+                self.walk(child.body, looping or repeats)
+                if child.orelse is not None:
+                    self.walk(child.orelse, looping)
+            elif isinstance(child, _LOOPS):
+                self.walk(child, True)
+            elif isinstance(child, cst.BaseSuite) and looping and _exits(child):
+                self.walk(child, False)
+            elif isinstance(child, cst.If) and looping and _flush_test(child.test):
+                self.walk(child.test, looping)
+                self.walk(child.body, False)
+                if child.orelse is not None:
+                    self.walk(child.orelse, looping)
+            else:
+                if isinstance(child, cst.Assign | cst.AnnAssign):
+                    self.bind(child)
+                if looping and id(child) in self.calls:
+                    self.in_loop.add(id(child))
+                self.walk(child, looping)
+
+
+    def bind(self, node: cst.Assign | cst.AnnAssign) -> None:
+        # Only a non-empty literal bound once counts: `items = []` is filled before the loop.
+        value = node.value
+        literal = isinstance(value, cst.List | cst.Tuple | cst.Set | cst.Dict) and value.elements
+        targets = (
+            [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        )
+        for target in targets:
+            if isinstance(target, cst.Name):
+                if literal and value is not None:
+                    self.literals[target.value] = value
+                else:
+                    self.literals.pop(target.value, None)
+
+
+def _canvas(facts: FileFacts, receiver: cst.BaseExpression) -> bool:
+    """`group(...).delay()`, `chord(...)()`, `task.s(...).apply_async()`: already a bulk send."""
+    if not isinstance(receiver, cst.Call):
+        return False
+    func = receiver.func
+    if isinstance(func, cst.Attribute) and func.attr.value in {"s", "si", "signature"}:
+        return True
+    name = (facts.resolver.qualify(func) or "").rsplit(".", 1)[-1]
+    return name in _CANVAS
+
+
+def _queue_receiver(facts: FileFacts, receiver: cst.BaseExpression) -> bool:
+    """RQ enqueues go through a queue instance; `ScriptJob.enqueue(...)` is a class's own API."""
+    qualified = facts.resolver.qualify(receiver)
+    if qualified is None:
+        return True
+    if qualified in {"self", "cls"}:
+        return False  # a class's own `enqueue` method (a wrapper or a test helper)
+    last = qualified.rsplit(".", 1)[-1]
+    return not (last[:1].isupper() or facts.index.is_class(qualified))
+
+
+class EnqueueInLoop(Rule):
+    """Enqueue many jobs with one bulk call, not one call per loop iteration.
+
+    Each enqueue is a round trip to Redis or the broker; a loop over ten thousand records
+    makes ten thousand, holds the request or job that runs it for all of them, and leaves
+    half of the jobs enqueued when it fails in the middle. jobkit has `perform_bulk`,
+    Celery has `group(...)` and `chunks(...)`, RQ has `enqueue_many`: build the argument
+    lists in the loop and enqueue once. Frameworks without a bulk API (Dramatiq, arq, huey,
+    Django tasks) and the scheduling variants (`perform_in`, `enqueue_in`) are not flagged,
+    nor are loops over a literal of at most ten items, `while` loops (usually polling or
+    paging) and loop bodies that end with `break`, `return` or `raise`.
+    """
+
+    CODE = "JK403"
+    NAME = "enqueue-in-loop"
+    MESSAGE = "`{call}` enqueues one job per loop iteration; {advice}"
+    VALID = (
+        """\
+from shop.jobs import ReceiptJob
+
+def resend(orders):
+    ReceiptJob.perform_bulk([[order.id] for order in orders])
+""",
+        """\
+from shop.tasks import rebuild
+
+def rebuild_all():
+    for region in ("eu", "us"):
+        rebuild.delay(region)
+""",
+        """\
+from celery import group
+from shop.tasks import reindex
+
+def reindex_all(product_ids):
+    for chunk in chunked(product_ids, 500):
+        reindex.delay(list(chunk))
+    group(reindex.s([pid]) for pid in product_ids).delay()
+""",
+        """\
+from shop.tasks import notify
+
+def first_overdue(invoices):
+    for invoice in invoices:
+        if invoice.overdue:
+            notify.delay(invoice.id)
+            break
+""",
+    )
+    INVALID = (
+        """\
+from shop.jobs import ReceiptJob
+
+def resend(orders):
+    for order in orders:
+        ReceiptJob.perform_async(order.id)
+""",
+        """\
+from shop.tasks import reindex
+
+def reindex_all(product_ids):
+    [reindex.delay(pid) for pid in product_ids]
+""",
+        """\
+from rq import Queue
+from shop.work import resize
+
+def resize_all(queue: Queue, images):
+    for image in images:
+        queue.enqueue(resize, image.id)
+""",
+    )
+
+    def check(self, facts: FileFacts) -> Iterator[Violation]:
+        """Flag bulk-capable enqueues that run once per iteration of a loop."""
+        candidates: dict[int, tuple[Enqueue, str]] = {}
+        for enqueue in facts.enqueues:
+            func = enqueue.call.func
+            method = func.attr.value if isinstance(func, cst.Attribute) else ""
+            advice = _BULK.get((enqueue.framework, method))
+            if not advice or _batched_argument(enqueue.call):
+                continue
+            receiver = func.value if isinstance(func, cst.Attribute) else func
+            if _canvas(facts, receiver) or (
+                enqueue.framework == "rq" and not _queue_receiver(facts, receiver)
+            ):
+                continue
+            if advice:
+                candidates[id(enqueue.call)] = (enqueue, advice)
+        if not candidates:
+            return
+        finder = _LoopFinder(set(candidates))
+        finder.walk(facts.module, False)
+        for call_id, (enqueue, advice) in candidates.items():
+            if call_id in finder.in_loop:
+                func = enqueue.call.func
+                assert isinstance(func, cst.Attribute)
+                job = facts.module.code_for_node(func.value)
+                label = facts.module.code_for_node(func)
+                yield Violation(enqueue.call, message=self.MESSAGE.format(
+                    call=label, advice=advice.format(job=job),
+                ))

@@ -1,0 +1,43 @@
+"""Job signatures as plain data, for the project index (JK104's argument counts, --fix's
+parameter names); JSON-serialisable, since they travel in the cached module summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+__all__ = ["perform_method", "signature_of"]
+
+
+def signature_of(node: cst.FunctionDef, *, skip_first: bool) -> dict[str, Any]:
+    """A job body's parameters as plain data: `params` ([name, annotation, has default]),
+    `varargs`, `kwonly_required`; `skip_first` drops `self` of a method."""
+    params = node.params
+    positional = [*params.posonly_params, *params.params][1 if skip_first else 0:]
+    module = cst.Module([])
+    return {
+        "params": [
+            [p.name.value,
+             module.code_for_node(p.annotation.annotation) if p.annotation else "",
+             p.default is not None]
+            for p in positional
+        ],
+        "varargs": isinstance(params.star_arg, cst.Param),
+        "kwonly_required": any(p.default is None for p in params.kwonly_params),
+        # A decorated `perform` (staticmethod, a wrapper) may not take what it declares.
+        "decorated": skip_first and bool(node.decorators),
+        # `bind=True` (a leading `self`), `base=` (the task class): what --fix must know.
+        "decorator_keywords": sorted({
+            a.keyword.value for d in node.decorators if isinstance(d.decorator, cst.Call)
+            for a in d.decorator.args if a.keyword is not None
+        }),
+    }
+
+
+def perform_method(node: cst.ClassDef) -> cst.FunctionDef | None:
+    """The `perform` method defined in a class body, if any."""
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    return next(
+        (s for s in body if isinstance(s, cst.FunctionDef) and s.name.value == "perform"), None
+    )
