@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stats", action="store_true", help="print counts and timing to stderr")
     parser.add_argument("--warn-unused-ignores", action="store_true",
                         help="report suppressions that silence nothing (JK001)")
+    parser.add_argument("--fix", action="store_true",
+                        help="apply the provably safe rewrites (JK101, JK402) and report the rest")
+    parser.add_argument("--diff", action="store_true",
+                        help="print what --fix would change as a unified diff; write nothing")
     parser.add_argument("--version", action="version", version=f"jobkit-lint {__version__}")
     return parser
 
@@ -79,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(explain(get_rule(args.explain)) + "\n")
             return EXIT_CLEAN
         config = load_config(Path(args.paths[0])).with_cli(select=args.select, ignore=args.ignore)
+        if args.fix or args.diff:
+            from jobkit_lint.fix_command import run_fix  # libcst.codemod: only when fixing
+
+            return run_fix(args.paths, config, diff=args.diff, fmt=args.fmt,
+                           exit_zero=args.exit_zero, jobs=args.jobs,
+                           use_cache=not args.no_cache)
         report = lint_paths(
             args.paths, config=config, jobs=args.jobs, use_cache=not args.no_cache,
             warn_unused_ignores=args.warn_unused_ignores,
