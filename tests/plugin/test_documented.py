@@ -95,7 +95,8 @@ def test_job_runs_report_how_long_perform_took(jobkit):
     slow, quick = jobkit.drain().jobs
     # Seconds, not milliseconds, and measured around the job's own work.
     assert 0.05 <= slow.elapsed < 30
-    assert 0 <= quick.elapsed < slow.elapsed
+    # No upper bound against the slow job: on a loaded machine a no-op job can be preempted.
+    assert 0 <= quick.elapsed < 30
     NapJob.perform_async(0.05)
     assert jobkit.perform_one().elapsed >= 0.05
 
