@@ -126,8 +126,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    summary = demo.run(redis_url=args.redis_url, orders=args.orders)
-    return 0 if summary["processed"] > 0 else 1
+    summary = demo.run(redis_url=args.redis_url, orders=args.orders, keep=args.keep)
+    return 0 if summary["complete"] else 1
 
 
 DESCRIPTION = """\
@@ -200,13 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_worker)
 
     d = _parser(sub, "demo", "run a sample workload on the embedded Redis",
-                "Run orders, receipts, a flaky sync, a dying import and a scheduled report "
-                "through\na real worker, and print what happened.",
+                "Run orders, receipts, a flaky sync, a dying import, a scheduled report and a "
+                "periodic\njob through a real worker, and print what happened and what to try "
+                "next.",
                 "examples:\n  jobkit demo\n  jobkit demo --redis-url redis://localhost:6379/0"
-                "    on a real Redis, under jobkit-demo: only")
+                "    on a real Redis, under jobkit-demo:RUN: only\n"
+                "  jobkit demo --redis-url redis://localhost:6379/0 --keep    and keep its keys")
     d.add_argument("--redis-url", help="use this Redis instead of the embedded fakeredis")
     d.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS)
     d.add_argument("--orders", type=int, default=200, help="orders to process (default: 200)")
+    d.add_argument("--keep", action="store_true",
+                   help="with --redis-url: leave the run's keys, for jobkit stats/dead/status")
     d.set_defaults(func=_cmd_demo)
 
     from . import ops, web_cli

@@ -1,192 +1,161 @@
 """``jobkit demo``: a small realistic workload run end to end on the embedded Redis.
 
-Orders and e-mails, an inventory sync that fails twice before it succeeds, a job that dies,
-and a scheduled report, processed by a real worker with real fetch, retries and scheduling.
+Orders and receipts, an inventory sync that fails twice before it succeeds, an import that
+dies (and the death handler that hears of it), a scheduled report and a periodic job, run by
+a real worker with real fetch, retries, scheduling and periodic ticks (``demo_jobs``). It
+prints a progress line while it runs, then the story of what happened (``demo_story``) and
+what to try next.
 """
 
 from __future__ import annotations
 
-import random
+import importlib.util
 import sys
-import threading
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from . import demo_jobs as dj
 from .connection import drop_memory_server
-from .job import Job
+from .demo_story import Recorder, render, tell
+from .errors import ConfigError
 from .keys import Keys
-from .middleware.base import Payload, ServerMiddleware
 from .replies import integer, values
 from .settings import Settings
+from .ticker import Ticker
 from .worker import Worker, WorkerOptions
 
-QUEUES = (("critical", 3), ("default", 2), ("mailers", 1))
+#: Give up waiting for the workload after this many seconds (it takes a few).
+TIMEOUT = 60.0
+#: Seconds between two progress lines when stdout is not a terminal (a log, a pipe).
+PLAIN_EVERY = 1.0
+README = ("Defining and enqueueing jobs", "The worker", "Periodic jobs", "Operations CLI")
 
 
-class GatewayTimeout(Exception):
-    """The (simulated) payment gateway did not answer in time."""
-
-
-class ProcessOrderJob(Job):
-    """Charges an order: a short call to a (simulated) payment gateway."""
-
-    name = "demo.ProcessOrderJob"
-    queue = "critical"
-    retry = 3
-
-    def perform(self, order_id: int) -> None:
-        time.sleep(random.uniform(0.001, 0.004))
-
-
-class SendReceiptJob(Job):
-    """Sends the receipt e-mail for an order."""
-
-    name = "demo.SendReceiptJob"
-    queue = "mailers"
-
-    def perform(self, order_id: int, email: str) -> None:
-        time.sleep(random.uniform(0.0005, 0.002))
-
-
-class SyncInventoryJob(Job):
-    """Pushes stock levels to a flaky warehouse API: times out twice, then succeeds."""
-
-    name = "demo.SyncInventoryJob"
-    retry = 5
-    retry_jitter = False
-
-    @classmethod
-    def retry_in(cls, count: int, exc: BaseException) -> float:
-        return 0.3
-
-    def perform(self, sku: str) -> None:
-        if self.retry_count is None or self.retry_count < 1:
-            raise GatewayTimeout(f"warehouse API timed out syncing {sku}")
-
-
-class ImportLegacyOrderJob(Job):
-    """Imports an order from a legacy system whose record is corrupt: it always fails."""
-
-    name = "demo.ImportLegacyOrderJob"
-    retry = 1
-    retry_jitter = False
-
-    @classmethod
-    def retry_in(cls, count: int, exc: BaseException) -> float:
-        return 0.3
-
-    def perform(self, legacy_id: str) -> None:
-        raise ValueError(f"legacy order {legacy_id} has no customer")
-
-
-class DailyReportJob(Job):
-    """Builds the end-of-day report; enqueued to run a second from now."""
-
-    name = "demo.DailyReportJob"
-
-    def perform(self, day: str) -> None:
-        time.sleep(0.005)
-
-
-@dataclass
-class _Latency(ServerMiddleware):
-    """Records per-queue time from enqueue to start, for the summary."""
-
-    clock: Callable[[], float]
-    by_queue: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def perform(self, job: Job, payload: Payload, call_next: Callable[[], None]) -> None:
-        waited = self.clock() - float(payload.get("enqueued_at", self.clock()))
-        with self.lock:
-            self.by_queue[payload["queue"]].append(waited)
-        call_next()
-
-
-def run(*, redis_url: str | None, orders: int = 200,
+def run(*, redis_url: str | None, orders: int = 200, ticks: int = 3, keep: bool = False,
         out: TextIO | None = None) -> dict[str, Any]:
     """Run the demo; returns the summary it printed (for tests).
 
-    On a real Redis every key lives under ``jobkit-demo:RUN:``, a namespace of this run's
-    own, and all of them are deleted at the end: the server is left as it was found, and two
-    demos on one server never touch each other's keys."""
+    ``ticks``: run until the periodic job has ticked this often. On a real Redis every key
+    lives under ``jobkit-demo:RUN:``, a namespace of this run's own, and all of them are
+    deleted at the end (``keep=True`` leaves them, for the commands the demo suggests): the
+    server is otherwise left as it was found, and two demos never touch each other's keys."""
+    if isinstance(orders, bool) or not isinstance(orders, int) or orders < 1:
+        raise ConfigError(f"orders={orders!r} must be a whole number of at least 1")
+    if isinstance(ticks, bool) or not isinstance(ticks, int) or not 1 <= ticks <= 10:
+        raise ConfigError(f"ticks={ticks!r} must be a whole number from 1 to 10")
+    if keep and not redis_url:
+        raise ConfigError("keep=True needs a redis_url (--redis-url): the embedded Redis "
+                          "ends with the demo")
     out = out if out is not None else sys.stdout  # read now: tests and callers replace it
     run_id = uuid.uuid4().hex[:12]
     url = redis_url or f"memory://demo-{run_id}"
-    deaths: list[str] = []
-    settings = Settings(
-        redis_url=url,
-        namespace=f"jobkit-demo:{run_id}",
-        poll_interval=0.1,
-        heartbeat_interval=0.5,
-        recovery_timeout=5.0,
-        death_handlers=(lambda job, exc: deaths.append(f"{job['class']} {job['jid']}: {exc}"),),
-    )
-    latency = _Latency(settings.clock)
-    worker = Worker(settings, WorkerOptions(queues=QUEUES, concurrency=8, log_jobs=False,
-                                            extra_middleware=(latency,)))
+    base = Settings(redis_url=url, namespace=f"jobkit-demo:{run_id}")
+    recorder = Recorder(base.clock)
+    settings = base.replace(poll_interval=0.1, heartbeat_interval=0.5, recovery_timeout=5.0,
+                            death_handlers=(recorder.death_handler,))
+    worker = Worker(settings, WorkerOptions(queues=dj.QUEUES, concurrency=8, log_jobs=False,
+                                            extra_middleware=(recorder,)))
+    entry = dj.rates_entry()
+    # The demo's own ticker, with only its own entry: the global registry may hold the
+    # entries of whatever else this process imported.
+    worker.ticker = Ticker(worker.redis, settings, identity=worker.identity,
+                           entries={entry.name: entry})
     keys = Keys(settings.namespace)
+    where = "the embedded fakeredis" if not redis_url else _redacted(url)
     try:
-        summary = _run(worker, keys, settings, latency, deaths, orders,
-                       where="embedded fakeredis" if not redis_url else url, out=out)
+        summary = _run(worker, keys, settings, recorder, orders, ticks, where=where, out=out)
     finally:
-        _clean(worker, keys)
+        if not keep:
+            _clean(worker, keys)
+        worker.redis.close()
         drop_memory_server(url)
-    _print_summary(summary, out)
+    summary.update(where=where, namespace=settings.namespace, kept=keep)
+    out.write("\n".join(render(summary)) + "\n\n")
+    out.write("\n".join(next_steps(summary, redis_url)) + "\n")
+    out.flush()
     return summary
 
 
-def _run(worker: Worker, keys: Keys, settings: Settings, latency: _Latency, deaths: list[str],
-         orders: int, *, where: str, out: TextIO) -> dict[str, Any]:
+def _run(worker: Worker, keys: Keys, settings: Settings, recorder: Recorder, orders: int,
+         ticks: int, *, where: str, out: TextIO) -> dict[str, Any]:
     from .client import Client
 
     client = Client(settings, connection=worker.redis)
     started = time.monotonic()
-    for cls, args in _workload(orders):
-        client.enqueue(cls, args, cls.options())
-    client.enqueue(DailyReportJob, ["2026-11-29"], DailyReportJob.options(),
-                   at=settings.clock() + 1.0)
-    total = 2 * orders + 3
-    out.write(f"jobkit demo: {total} jobs on {where}, "
-              f"queues {', '.join(f'{n}:{w}' for n, w in QUEUES)}\n")
+    expected: set[str] = set()
+    for cls, args_list in ((dj.ProcessOrderJob, [[i] for i in range(1, orders + 1)]),
+                           (dj.SendReceiptJob, [[i, f"customer{i}@example.com"]
+                                                for i in range(1, orders + 1)])):
+        expected.update(j for j in client.enqueue_bulk(cls, args_list, cls.options()) if j)
+    jids = {"sync": client.enqueue(dj.SyncInventoryJob, [dj.SKU], dj.SyncInventoryJob.options()),
+            "import": client.enqueue(dj.ImportLegacyOrderJob, [dj.LEGACY_ID],
+                                     dj.ImportLegacyOrderJob.options())}
+    report_at = settings.clock() + 1.0
+    jids["report"] = client.enqueue(dj.DailyReportJob, [dj.REPORT_DAY],
+                                    dj.DailyReportJob.options(), at=report_at)
+    demo_jids = {k: str(v) for k, v in jids.items()}
+    expected.update(demo_jids.values())
+    out.write(
+        f"jobkit demo on {where}: a worker with 8 threads on queues "
+        f"{', '.join(f'{n}:{w}' for n, w in dj.QUEUES)}, and {len(expected)} jobs:\n"
+        f"  {orders} orders and their receipts, an inventory sync that fails twice, a legacy "
+        "import\n  that dies, a report scheduled 1 s ahead; and demo.RefreshRatesJob "
+        f"every {dj.TICK_EVERY} s\n  (a periodic entry) until it has ticked {ticks} times.\n"
+        f"  Retries wait the demo jobs' own retry_in = {dj.RETRY_IN} s: Sidekiq's default "
+        "backoff would\n  wait 15 s and more before the first.\n\n")
+    out.flush()
+    complete = _watch(worker, keys, recorder, expected, ticks, started, out)
+    worker.stop(timeout=5)
+    # What the stop left on the queues: a tick enqueued just as the demo stopped.
+    left = sum(_state(worker, keys).values())
+    st = values(worker.redis.mget(keys.stat("processed"), keys.stat("failed")))
+    stats = {"processed": integer(st[0]), "failed": integer(st[1]),
+             "dead": integer(worker.redis.zcard(keys.dead))}
+    summary = tell(recorder, jids=demo_jids, report_at=report_at, stats=stats,
+                   enqueued=len(expected) + worker.ticker.enqueued, left=left)
+    summary.update(seconds=round(time.monotonic() - started, 2), complete=complete)
+    if not complete:
+        out.write(f"  gave up waiting after {TIMEOUT:.0f} s: {left} job(s) left unrun\n")
+    return summary
 
+
+def _watch(worker: Worker, keys: Keys, recorder: Recorder, expected: set[str], ticks: int,
+           started: float, out: TextIO) -> bool:
+    """Show progress until every demo job is settled and the periodic job ticked ``ticks``
+    times; False on timeout. On a terminal one line updates in place; elsewhere (a pipe, a
+    log) a plain line about every ``PLAIN_EVERY`` seconds, with no control characters."""
     worker.start()
     tty = out.isatty()
-    last_print = 0.0
-    try:
-        while True:
-            state = _state(worker, keys)
-            done = not any(state.values()) and worker.in_flight == 0 and worker.processed >= total
-            now = time.monotonic()
-            if done or now - last_print >= (0.2 if tty else 1.0):
-                line = (f"  processed {worker.processed:4d}  failed {worker.failed:2d}  "
-                        f"queued {state['queued']:4d}  scheduled {state['scheduled']}  "
-                        f"retrying {state['retrying']}  dead {_dead(worker, keys)}")
-                out.write(("\r" + line) if tty else (line + "\n"))
-                out.flush()
-                last_print = now
-            if done or now - started > 60:
-                break
-            time.sleep(0.05)
-    finally:
-        worker.stop(timeout=5)
-    if tty:
-        out.write("\n")
-    return _summary(worker, keys, latency, deaths, time.monotonic() - started)
-
-
-def _workload(orders: int) -> list[tuple[type[Job], list[Any]]]:
-    jobs: list[tuple[type[Job], list[Any]]] = []
-    for order_id in range(1, orders + 1):
-        jobs.append((ProcessOrderJob, [order_id]))
-        jobs.append((SendReceiptJob, [order_id, f"customer{order_id}@example.com"]))
-    jobs.append((SyncInventoryJob, ["SKU-1042"]))
-    jobs.append((ImportLegacyOrderJob, ["LEGACY-77"]))
-    return jobs
+    last_print = -PLAIN_EVERY
+    width = 0
+    while True:
+        state = _state(worker, keys)
+        with recorder.lock:
+            settled = len(expected & recorder.settled)
+            attempts = len(recorder.attempts)
+            failed = sum(a.error is not None for a in recorder.attempts)
+        ticked = recorder.ticks_run()
+        done = (settled == len(expected) and ticked >= ticks and worker.in_flight == 0
+                and not any(state.values()))
+        now = time.monotonic()
+        timed_out = now - started > TIMEOUT
+        if done or timed_out or now - last_print >= (0.1 if tty else PLAIN_EVERY):
+            line = (f"  {now - started:4.1f}s  settled {settled}/{len(expected)}  attempts "
+                    f"{attempts}  failed {failed}  queued {state['queued']}  scheduled "
+                    f"{state['scheduled']}  retrying {state['retrying']}  dead "
+                    f"{integer(worker.redis.zcard(keys.dead))}  ticks {ticked}")
+            if tty:
+                out.write("\r" + line.ljust(width))
+                width = len(line)
+            else:
+                out.write(line + "\n")
+            out.flush()
+            last_print = now
+        if done or timed_out:
+            out.write("\n\n" if tty else "\n")
+            return done
+        time.sleep(0.05)
 
 
 def _clean(worker: Worker, keys: Keys) -> None:
@@ -197,7 +166,7 @@ def _clean(worker: Worker, keys: Keys) -> None:
 
 def _state(worker: Worker, keys: Keys) -> dict[str, int]:
     pipe = worker.redis.pipeline(transaction=False)
-    for name, _ in QUEUES:
+    for name, _ in dj.QUEUES:
         pipe.llen(keys.queue(name))
     pipe.zcard(keys.schedule)
     pipe.zcard(keys.retry)
@@ -205,41 +174,38 @@ def _state(worker: Worker, keys: Keys) -> dict[str, int]:
     return {"queued": sum(queued), "scheduled": scheduled, "retrying": retrying}
 
 
-def _dead(worker: Worker, keys: Keys) -> int:
-    return integer(worker.redis.zcard(keys.dead))
+def _redacted(url: str) -> str:
+    from .cli_errors import redacted
+
+    return redacted(url)
 
 
-def _summary(worker: Worker, keys: Keys, latency: _Latency, deaths: list[str],
-             elapsed: float) -> dict[str, Any]:
-    stat = values(worker.redis.mget(keys.stat("processed"), keys.stat("failed")))
-    queues = {}
-    for name, _ in QUEUES:
-        waits = sorted(latency.by_queue.get(name, []))
-        queues[name] = {
-            "jobs": len(waits),
-            "latency_ms_p50": round(1000 * waits[len(waits) // 2], 1) if waits else 0.0,
-            "latency_ms_max": round(1000 * waits[-1], 1) if waits else 0.0,
-        }
-    return {
-        "processed": integer(stat[0]),
-        "failed": integer(stat[1]),
-        "dead": _dead(worker, keys),
-        "retried": worker.retried,
-        "retries_pending": integer(worker.redis.zcard(keys.retry)),
-        "deaths": deaths,
-        "queues": queues,
-        "seconds": round(elapsed, 2),
-    }
-
-
-def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
-    out.write(
-        f"\ndone in {summary['seconds']:.2f}s: {summary['processed']} performed "
-        f"({summary['failed']} failed: {summary['retried']} retried, {summary['dead']} dead)\n"
-    )
-    out.write(f"  {'queue':<10}{'jobs':>6}{'latency p50':>14}{'latency max':>14}\n")
-    for name, q in summary["queues"].items():
-        out.write(f"  {name:<10}{q['jobs']:>6}{q['latency_ms_p50']:>11.1f} ms"
-                  f"{q['latency_ms_max']:>11.1f} ms\n")
-    for death in summary["deaths"]:
-        out.write(f"  dead: {death}\n")
+def next_steps(summary: dict[str, Any], redis_url: str | None) -> list[str]:
+    """What to try next: the operations commands, ready to paste when the keys were kept."""
+    ns, url = summary["namespace"], summary["where"]
+    if summary["kept"]:
+        lines = [f"What to try next, on this run's keys (kept under {ns}:):",
+                 f"  export JOBKIT_REDIS_URL={url} JOBKIT_NAMESPACE={ns}"]
+    else:
+        gone = ("the embedded Redis ended with the demo" if redis_url is None
+                else "the demo deleted its keys")
+        lines = ["What to try next:",
+                 "  jobkit demo --redis-url redis://localhost:6379/0 --keep",
+                 f"      this demo on a real Redis, keeping its keys ({gone}):",
+                 "      it ends with these commands, ready to paste"]
+    jid = summary["import"]["jid"]
+    lines += ["  jobkit stats                  totals, queues, retry/dead/schedule sets",
+              "  jobkit dead                   the dead set: the legacy import, its error",
+              f"  jobkit status {jid}",
+              "                                where a job is now: "
+              + ("the dead import" if summary["kept"] else "this run's dead import"),
+              "  jobkit cron                   the periodic entry, its next and last run"]
+    if importlib.util.find_spec("jobkit.web_cli") is not None:
+        lines.append("  jobkit web                    the dashboard (the web extra)")
+    if summary["kept"]:
+        lines.append(f"  redis-cli -u {url} --scan --pattern '{ns}:*' | xargs redis-cli "
+                     f"-u {url} del")
+        lines.append("                                removes the kept keys")
+    lines += ["  jobkit demo --help, jobkit COMMAND --help",
+              "  README: " + ", ".join(f'"{s}"' for s in README)]
+    return lines

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import itertools
+import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 import uuid
 from pathlib import Path
 
@@ -15,8 +18,11 @@ import redis
 
 import jobkit
 import jobkit_lint
-from jobkit import demo
+from jobkit import demo, demo_story
+from jobkit import demo_jobs as dj
 from jobkit.cli import main
+from jobkit.demo_story import hms
+from jobkit.errors import ConfigError
 from tests.needs import REAL_REDIS_URL, require_real_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,17 +53,112 @@ def test_every_public_name_is_documented() -> None:
     assert missing == []
 
 
-def test_demo_runs_the_workload_on_the_embedded_redis() -> None:
+def _progress(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "settled" in line and "attempts" in line]
+
+
+def test_demo_tells_the_story_on_the_embedded_redis() -> None:
     out = io.StringIO()
-    summary = demo.run(redis_url=None, orders=20, out=out)
-    # 40 order/receipt jobs + the report, 1 sync job failing twice, 1 import failing twice.
-    assert summary["processed"] == 20 * 2 + 1 + 3 + 2
-    assert (summary["failed"], summary["retried"], summary["dead"]) == (4, 3, 1)
-    assert summary["queues"]["critical"]["jobs"] == 20
-    assert summary["queues"]["mailers"]["jobs"] == 20
-    assert "ImportLegacyOrderJob" in summary["deaths"][0]
+    summary = demo.run(redis_url=None, orders=20, ticks=2, out=out)
     text = out.getvalue()
-    assert "done in" in text and "critical" in text and "dead: demo.ImportLegacyOrderJob" in text
+    assert summary["complete"] and summary["where"] == "the embedded fakeredis"
+
+    # The inventory sync fails twice, then succeeds; each retry runs once it is due.
+    sync = summary["sync"]["attempts"]
+    assert [a["number"] for a in sync] == [1, 2, 3]
+    assert [bool(a["error"]) for a in sync] == [True, True, False]
+    assert sync[0]["error"].startswith("GatewayTimeout: warehouse API timed out")
+    for before, after in itertools.pairwise(sync):
+        assert before["started"] <= after["last_failure"] <= before["finished"] + 0.5
+        assert after["retry_due"] == pytest.approx(after["last_failure"] + dj.RETRY_IN)
+        assert after["started"] >= after["retry_due"]
+        assert (f"retry {before['number']} scheduled for {hms(after['retry_due'])}, "
+                f"ran {hms(after['started'])}") in text
+    assert f"retry_in = {dj.RETRY_IN} s" in text
+
+    # The import fails three times and dies; the death handler gets its payload and error.
+    legacy = summary["import"]
+    assert [bool(a["error"]) for a in legacy["attempts"]] == [True, True, True]
+    handler = legacy["death_handler"]
+    assert handler is not None, "the death handler did not fire"
+    assert handler["job"]["jid"] == legacy["jid"]
+    assert handler["job"]["class"] == "demo.ImportLegacyOrderJob"
+    assert (handler["job"]["retry_count"], handler["job"]["error_class"]) == (2, "ValueError")
+    assert handler["exc"] == "ValueError('legacy order LEGACY-77 has no customer')"
+    assert "no retries left: moved to the dead set" in text
+    assert "the death handler was called as handler(job, exc)" in text
+    assert f"jid {legacy['jid']!r}" in text and handler["exc"] in text
+
+    # The report runs once its time came, not before.
+    report = summary["report"]
+    assert report["scheduled_for"] <= report["enqueued_at"] <= report["ran_at"]
+    assert (f"scheduled for {hms(report['scheduled_for'])}, moved to its queue "
+            f"{hms(report['enqueued_at'])}, ran {hms(report['ran_at'])}") in text
+
+    # The periodic job ticks every second, each run after its tick.
+    ticks = summary["ticks"]
+    assert len(ticks) >= 2
+    assert [b["tick"] - a["tick"] for a, b in itertools.pairwise(ticks)] == [1.0] * (len(ticks) - 1)
+    for t in ticks:
+        assert t["tick"] == int(t["tick"]) and t["tick"] <= t["enqueued_at"] <= t["ran_at"]
+        assert f"tick {hms(t['tick'])}: enqueued {hms(t['enqueued_at'])}" in text
+
+    # The counts add up: jobs vs attempts, and jobkit's own counters in Redis agree.
+    jobs = 20 * 2 + 3 + len(ticks)
+    assert (summary["jobs"], summary["attempts"], summary["enqueued"]) == (jobs, jobs + 4, jobs)
+    assert summary["succeeded_first_time"] == jobs - 2
+    assert (summary["succeeded_after_retries"], summary["died"], summary["unfinished"]) == (1, 1, 0)
+    assert summary["stats"] == {"processed": jobs + 4, "failed": 5, "dead": 1}
+    assert summary["counts_agree"] and summary["left_on_queues"] == 0
+    assert (f"{jobs} jobs, {jobs + 4} attempts: {jobs - 2} succeeded first time, 1 succeeded "
+            "on attempt 3, 1 died after 3 attempts") in text
+    assert summary["queues"]["critical"]["jobs"] == summary["queues"]["mailers"]["jobs"] == 20
+
+    # Not a terminal: a few plain progress lines, no control characters.
+    lines = _progress(text)
+    assert 1 <= len(lines) <= 2 + summary["seconds"] / demo.PLAIN_EVERY
+    assert f"settled {jobs - len(ticks)}/{jobs - len(ticks)}" in lines[-1]
+    assert not [c for c in text if c < " " and c != "\n"]
+
+    # What to try next, with a jid from this run.
+    steps = text[text.index("What to try next"):]
+    assert f"jobkit status {legacy['jid']}" in steps
+    for command in ("jobkit stats", "jobkit dead", "jobkit cron", "--keep", "README: "):
+        assert command in steps
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_demo_progress_is_one_line_updated_in_place_on_a_terminal() -> None:
+    out = _Terminal()
+    demo.run(redis_url=None, orders=5, ticks=1, out=out)
+    text = out.getvalue()
+    progress = text[text.index("before the first.\n\n") + len("before the first.\n\n"):
+                    text.index("done in")]
+    # Every update returns to the start of the same line; one newline pair ends it.
+    assert progress.startswith("\r") and progress.endswith("\n\n")
+    assert "\n" not in progress[:-2] and progress.count("\r") >= 2
+    assert "settled 13/13" in progress.rsplit("\r", 1)[1]
+
+
+def test_the_counts_check_and_the_death_handler_line_can_fail() -> None:
+    recorder = demo_story.Recorder(time.time)
+    jids = {"sync": "s", "import": "i", "report": "r"}
+    story = demo_story.tell(recorder, jids=jids, report_at=0.0, enqueued=3, left=0,
+                            stats={"processed": 1, "failed": 0, "dead": 1})
+    assert not story["counts_agree"] and story["import"]["death_handler"] is None
+    text = "\n".join(demo_story.render({**story, "seconds": 0.0}))
+    assert "the death handler was NOT called" in text and "DO NOT AGREE" in text
+
+
+def test_demo_refuses_keep_without_a_real_redis(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--keep"]) == 2
+    assert "keep=True needs a redis_url (--redis-url)" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="orders=0 must be"):
+        demo.run(redis_url=None, orders=0)
 
 
 def test_demo_on_a_real_redis_leaves_no_key_behind(capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,11 +171,41 @@ def test_demo_on_a_real_redis_leaves_no_key_behind(capsys: pytest.CaptureFixture
     try:
         assert main(["demo", "--redis-url", REAL_REDIS_URL, "--orders", "5"]) == 0
         out = capsys.readouterr().out
-        assert "done in" in out and "performed (4 failed: 3 retried, 1 dead)" in out
+        assert "1 succeeded on attempt 3, 1 died after 3 attempts" in out
+        assert "jobkit's own counters agree" in out and "the demo deleted its keys" in out
         assert set(r.scan_iter(match="jobkit-demo*", count=1000)) == before
         assert neighbour.encode() in before
     finally:
         r.delete(neighbour)
+        r.close()
+
+
+def test_demo_keep_leaves_its_keys_for_the_commands_it_prints(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    require_real_redis()
+    out = io.StringIO()
+    summary = demo.run(redis_url=REAL_REDIS_URL, orders=3, ticks=1, keep=True, out=out)
+    r = redis.Redis.from_url(REAL_REDIS_URL)
+    try:
+        text = out.getvalue()
+        export = next(line for line in text.splitlines() if line.startswith("  export "))
+        env = dict(pair.split("=", 1) for pair in export.split()[1:])
+        assert env == {"JOBKIT_REDIS_URL": REAL_REDIS_URL,
+                       "JOBKIT_NAMESPACE": summary["namespace"]}
+        jid = summary["import"]["jid"]
+        assert f"  jobkit status {jid}\n" in text
+        status = subprocess.run([_console_script("jobkit"), "status", jid], capture_output=True,
+                                text=True, timeout=60, env={**os.environ, **env})
+        assert status.returncode == 0, status.stderr
+        assert status.stdout.startswith(f"demo.ImportLegacyOrderJob {jid}: dead since ")
+        target = ["--redis-url", REAL_REDIS_URL, "--namespace", summary["namespace"]]
+        capsys.readouterr()
+        assert main(["dead", *target]) == 0 and jid in capsys.readouterr().out
+        assert main(["cron", *target]) == 0
+        assert "demo.refresh-rates  every 1s" in capsys.readouterr().out
+    finally:
+        for key in r.scan_iter(match=f"{summary['namespace']}:*", count=1000):
+            r.delete(key)
         r.close()
 
 
@@ -95,7 +226,8 @@ def test_demo_command_runs_from_the_jobkit_console_script(tmp_path: Path) -> Non
     out = subprocess.run([script, "demo", "--orders", "10"], capture_output=True, text=True,
                          cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "performed (4 failed: 3 retried, 1 dead)" in out.stdout
+    assert "1 succeeded on attempt 3, 1 died after 3 attempts" in out.stdout
+    assert "jobkit's own counters agree" in out.stdout and "\r" not in out.stdout
     usage = subprocess.run([script, "no-such-command"], capture_output=True, text=True,
                            cwd=tmp_path, timeout=60)
     assert usage.returncode == 2 and "no-such-command" in usage.stderr
