@@ -10,6 +10,7 @@ what to try next.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 import time
 import uuid
@@ -142,10 +143,13 @@ def _watch(worker: Worker, keys: Keys, recorder: Recorder, expected: set[str], t
         timed_out = now - started > TIMEOUT
         if done or timed_out or now - last_print >= (0.1 if tty else PLAIN_EVERY):
             line = (f"  {now - started:4.1f}s  settled {settled}/{len(expected)}  attempts "
-                    f"{attempts}  failed {failed}  queued {state['queued']}  scheduled "
-                    f"{state['scheduled']}  retrying {state['retrying']}  dead "
-                    f"{integer(worker.redis.zcard(keys.dead))}  ticks {ticked}")
+                    f"{attempts}  failed {failed}  ticks {ticked}  queued {state['queued']}  "
+                    f"scheduled {state['scheduled']}  retrying {state['retrying']}  dead "
+                    f"{integer(worker.redis.zcard(keys.dead))}")
             if tty:
+                # A line longer than the terminal wraps, and "\r" would rewrite only its
+                # last row: cut it to fit.
+                line = line[:shutil.get_terminal_size((100, 24)).columns - 1]
                 out.write("\r" + line.ljust(width))
                 width = len(line)
             else:
