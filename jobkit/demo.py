@@ -106,8 +106,12 @@ def _run(worker: Worker, keys: Keys, settings: Settings, recorder: Recorder, ord
         f"  Retries wait the demo jobs' own retry_in = {dj.RETRY_IN} s: Sidekiq's default "
         "backoff would\n  wait 15 s and more before the first.\n\n")
     out.flush()
-    complete = _watch(worker, keys, recorder, expected, ticks, started, out)
-    worker.stop(timeout=5)
+    try:
+        complete = _watch(worker, keys, recorder, expected, ticks, started, out)
+    finally:
+        # Also on Ctrl-C or a closed pipe: a worker left running would write keys again
+        # after the clean-up.
+        worker.stop(timeout=5)
     # What the stop left on the queues: a tick enqueued just as the demo stopped.
     left = sum(_state(worker, keys).values())
     st = values(worker.redis.mget(keys.stat("processed"), keys.stat("failed")))
@@ -190,6 +194,8 @@ def next_steps(summary: dict[str, Any], redis_url: str | None) -> list[str]:
     if summary["kept"]:
         lines = [f"What to try next, on this run's keys (kept under {ns}:):",
                  f"  export JOBKIT_REDIS_URL={url} JOBKIT_NAMESPACE={ns}"]
+        if "***@" in url:
+            lines.append("      (with your password in place of ***)")
     else:
         gone = ("the embedded Redis ended with the demo" if redis_url is None
                 else "the demo deleted its keys")

@@ -180,6 +180,33 @@ def test_demo_on_a_real_redis_leaves_no_key_behind(capsys: pytest.CaptureFixture
         r.close()
 
 
+class _ClosedAfter(io.StringIO):
+    """An output whose reader goes away after a few writes (``jobkit demo | head``)."""
+
+    def __init__(self, writes: int) -> None:
+        super().__init__()
+        self.left = writes
+
+    def write(self, text: str) -> int:
+        self.left -= 1
+        if self.left < 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_demo_stopped_midway_stops_its_worker_and_leaves_no_key_behind() -> None:
+    require_real_redis()
+    r = redis.Redis.from_url(REAL_REDIS_URL)
+    before = set(r.scan_iter(match="jobkit-demo*", count=1000))
+    try:
+        with pytest.raises(BrokenPipeError):
+            demo.run(redis_url=REAL_REDIS_URL, orders=50, out=_ClosedAfter(2))
+        time.sleep(0.6)  # past a heartbeat interval: a worker left running would write again
+        assert set(r.scan_iter(match="jobkit-demo*", count=1000)) == before
+    finally:
+        r.close()
+
+
 def test_demo_keep_leaves_its_keys_for_the_commands_it_prints(
         capsys: pytest.CaptureFixture[str]) -> None:
     require_real_redis()
