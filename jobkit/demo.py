@@ -97,12 +97,13 @@ def _run(worker: Worker, keys: Keys, settings: Settings, recorder: Recorder, ord
                                     dj.DailyReportJob.options(), at=report_at)
     demo_jids = {k: str(v) for k, v in jids.items()}
     expected.update(demo_jids.values())
+    queues = ", ".join(f"{n}:{w}" for n, w in dj.QUEUES)
     out.write(
-        f"jobkit demo on {where}: a worker with 8 threads on queues "
-        f"{', '.join(f'{n}:{w}' for n, w in dj.QUEUES)}, and {len(expected)} jobs:\n"
-        f"  {orders} orders and their receipts, an inventory sync that fails twice, a legacy "
-        "import\n  that dies, a report scheduled 1 s ahead; and demo.RefreshRatesJob "
-        f"every {dj.TICK_EVERY} s\n  (a periodic entry) until it has ticked {ticks} times.\n"
+        f"jobkit demo on {where}:\n  one worker, 8 threads, queues {queues}.\n"
+        f"  Enqueued now, {len(expected)} jobs: {orders} orders and their receipts, an "
+        "inventory sync that\n  fails twice, a legacy import that dies, a report scheduled "
+        "1 s ahead. And a periodic\n  entry: demo.RefreshRatesJob every "
+        f"{dj.TICK_EVERY} s, until it has ticked {ticks} times.\n"
         f"  Retries wait the demo jobs' own retry_in = {dj.RETRY_IN} s: Sidekiq's default "
         "backoff would\n  wait 15 s and more before the first.\n\n")
     out.flush()

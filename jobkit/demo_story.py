@@ -243,8 +243,8 @@ def _render_counts(s: dict[str, Any]) -> list[str]:
     st = s["stats"]
     lines = [f"  {s['jobs']} jobs, {s['attempts']} attempts: {', '.join(parts)}",
              f"  jobkit's own counters {'agree' if s['counts_agree'] else 'DO NOT AGREE'}: "
-             f"processed {st['processed']} (it counts attempts), failed {st['failed']}, "
-             f"dead set {st['dead']}; {s['enqueued']} enqueued"]
+             f"{s['enqueued']} enqueued, processed {st['processed']} (attempts), failed "
+             f"{st['failed']}, dead {st['dead']}"]
     if s["left_on_queues"]:
         lines.append(f"  {s['left_on_queues']} job(s) enqueued as the demo stopped, not run")
     return lines
