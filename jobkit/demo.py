@@ -64,8 +64,10 @@ def run(*, redis_url: str | None, orders: int = 200, ticks: int = 3, keep: bool 
                            entries={entry.name: entry})
     keys = Keys(settings.namespace)
     where = "the embedded fakeredis" if not redis_url else _redacted(url)
+    title = where if not redis_url else (
+        f"{where}, keys under {settings.namespace}: ({'kept' if keep else 'deleted at the end'})")
     try:
-        summary = _run(worker, keys, settings, recorder, orders, ticks, where=where, out=out)
+        summary = _run(worker, keys, settings, recorder, orders, ticks, where=title, out=out)
     finally:
         if not keep:
             _clean(worker, keys)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -161,20 +162,29 @@ def test_demo_refuses_keep_without_a_real_redis(capsys: pytest.CaptureFixture[st
         demo.run(redis_url=None, orders=0)
 
 
+def _namespace(text: str) -> str:
+    """The run's namespace, from the demo's first line (on a real Redis)."""
+    found = re.search(r"keys under (jobkit-demo:[0-9a-f]{12}):", text)
+    assert found, text[:300]
+    return found.group(1)
+
+
 def test_demo_on_a_real_redis_leaves_no_key_behind(capsys: pytest.CaptureFixture[str]) -> None:
     require_real_redis()
     r = redis.Redis.from_url(REAL_REDIS_URL)
-    # Another demo's key on the same server: this run must not touch it.
+    # Another demo's key on the same server: this run must not touch it. (Other demos may
+    # run at the same time, from other test processes: only this run's keys are checked.)
     neighbour = f"jobkit-demo:{uuid.uuid4().hex[:12]}:queue:default"
     r.lpush(neighbour, "{}")
-    before = set(r.scan_iter(match="jobkit-demo*", count=1000))
     try:
         assert main(["demo", "--redis-url", REAL_REDIS_URL, "--orders", "5"]) == 0
         out = capsys.readouterr().out
         assert "1 succeeded on attempt 3, 1 died after 3 attempts" in out
         assert "jobkit's own counters agree" in out and "the demo deleted its keys" in out
-        assert set(r.scan_iter(match="jobkit-demo*", count=1000)) == before
-        assert neighbour.encode() in before
+        namespace = _namespace(out)
+        assert f"keys under {namespace}: (deleted at the end)" in out
+        assert list(r.scan_iter(match=f"{namespace}:*", count=1000)) == []
+        assert r.lrange(neighbour, 0, -1) == [b"{}"]
     finally:
         r.delete(neighbour)
         r.close()
@@ -197,12 +207,13 @@ class _ClosedAfter(io.StringIO):
 def test_demo_stopped_midway_stops_its_worker_and_leaves_no_key_behind() -> None:
     require_real_redis()
     r = redis.Redis.from_url(REAL_REDIS_URL)
-    before = set(r.scan_iter(match="jobkit-demo*", count=1000))
+    out = _ClosedAfter(2)
     try:
         with pytest.raises(BrokenPipeError):
-            demo.run(redis_url=REAL_REDIS_URL, orders=50, out=_ClosedAfter(2))
+            demo.run(redis_url=REAL_REDIS_URL, orders=50, out=out)
         time.sleep(0.6)  # past a heartbeat interval: a worker left running would write again
-        assert set(r.scan_iter(match="jobkit-demo*", count=1000)) == before
+        namespace = _namespace(out.getvalue())
+        assert list(r.scan_iter(match=f"{namespace}:*", count=1000)) == []
     finally:
         r.close()
 
