@@ -218,7 +218,8 @@ def next_steps(summary: dict[str, Any], redis_url: str | None) -> list[str]:
               + ("the dead import" if summary["kept"] else "this run's dead import"),
               "  jobkit cron                   the periodic entry, its next and last run"]
     if importlib.util.find_spec("jobkit.web_cli") is not None:
-        lines.append("  jobkit web                    the dashboard (the web extra)")
+        lines.append("  jobkit web                    the dashboard at http://127.0.0.1:7777/ "
+                     '(pip install "jobkit[web]")')
     if summary["kept"]:
         lines.append(f"  redis-cli -u {url} --scan --pattern '{ns}:*' | xargs redis-cli "
                      f"-u {url} del")

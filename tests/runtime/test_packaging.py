@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import itertools
 import os
@@ -126,6 +127,7 @@ def test_demo_tells_the_story_on_the_embedded_redis() -> None:
     assert f"jobkit status {legacy['jid']}" in steps
     for command in ("jobkit stats", "jobkit dead", "jobkit cron", "--keep", "README: "):
         assert command in steps
+    assert ("jobkit web " in steps) == (importlib.util.find_spec("jobkit.web_cli") is not None)
 
 
 class _Terminal(io.StringIO):
