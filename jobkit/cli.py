@@ -213,10 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --redis-url: leave the run's keys, for jobkit stats/dead/status")
     d.set_defaults(func=_cmd_demo)
 
-    from . import ops, web_cli
+    from . import ops, outbox_cli, web_cli
 
     ops.add_commands(sub, _add_redis_options, _parser)
     web_cli.add_command(sub, _add_redis_options, _parser)
+    outbox_cli.add_commands(sub, _add_redis_options)
     c = _parser(sub, "completion", "print a shell completion script",
                 "Print the completion script for your shell.",
                 "examples:\n  jobkit completion bash > ~/.local/share/bash-completion/"

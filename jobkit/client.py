@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -17,6 +18,15 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .job import Job
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A job checked and through the client middleware, waiting to be pushed."""
+
+    payload: pl.Payload
+    at: float | None = None
+    unique_ttl_ms: int | None = None
 
 
 class Client:
@@ -63,12 +73,24 @@ class Client:
         self, job: type[Job], args: Sequence[Any], options: JobOptions, *, at: float | None = None
     ) -> str | None:
         """Enqueue one job now, or at epoch ``at``; the jid, or None if it was dropped."""
+        ready = self.prepare(job, args, options, at=at)
+        return None if ready is None else self.push_ready(ready)
+
+    def prepare(
+        self, job: type[Job], args: Sequence[Any], options: JobOptions, *, at: float | None = None
+    ) -> Ready | None:
+        """Check, build and pass one job through the middleware without pushing it (for
+        pushes deferred to a commit); None if a middleware dropped it."""
         now = self.settings.clock()
         payload = self._through_middleware(self.build(job, args, options, now=now))
         if payload is None:
             return None
         ttl = self._lock_ttl(options, at, now) if options.unique else None
-        return self.push(payload, at=at, unique_ttl_ms=ttl, now=now)
+        return Ready(payload, at, ttl)
+
+    def push_ready(self, ready: Ready) -> str | None:
+        """Push a prepared job; the jid, or None if its unique lock was taken."""
+        return self.push(dict(ready.payload), at=ready.at, unique_ttl_ms=ready.unique_ttl_ms)
 
     def _lock_ttl(self, options: JobOptions, at: float | None, now: float) -> int | None:
         if options.unique not in ("until_executed", "until_executing"):

@@ -37,3 +37,8 @@ class WorkerCrashed(JobkitError):
 
 class NotFoundError(JobkitError, LookupError):
     """Raised when no job, queue or entry with the given name is where it was looked for."""
+
+
+class OutboxError(JobkitError):
+    """Raised when the outbox table cannot be reached, created or read (bad URL, no table,
+    a database jobkit's outbox does not support)."""

@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
-from . import periodic_entries, registry
+from . import periodic_entries, registry, routing
 from .errors import ArgumentError, JobDefinitionError
 from .options import (
     JobOptions,
@@ -142,8 +142,10 @@ class Job:
 
     @classmethod
     def set(cls, **overrides: Any) -> Enqueuer:
-        """Per-call options: ``MyJob.set(queue="low", retry=5).perform_async(1)``."""
-        return Enqueuer(cls, cls._options.with_overrides(cls.name, overrides))
+        """Per-call options: ``MyJob.set(queue="low", retry=5).perform_async(1)``;
+        ``after_commit=``/``outbox=`` tie the enqueue to a database transaction."""
+        route = routing.route_of(cls.name, overrides)
+        return Enqueuer(cls, cls._options.with_overrides(cls.name, overrides), route)
 
     @classmethod
     def perform_async(cls, *args: Any, **kwargs: Any) -> str | None:
@@ -182,31 +184,40 @@ def _reject_kwargs(name: str, kwargs: dict[str, Any]) -> None:
 class Enqueuer:
     """A job class bound to resolved options; what ``Job.set()`` returns."""
 
-    def __init__(self, job: type[Job], options: JobOptions) -> None:
+    def __init__(
+        self, job: type[Job], options: JobOptions, route: routing.Route | None = None
+    ) -> None:
         self.job = job
         self.options = options
+        #: Where the push goes instead of Redis now: after a commit, or an outbox table.
+        self.route = route
+
+    def _enqueue(self, args: Sequence[Any], at: float | None = None) -> str | None:
+        if self.route is not None:
+            return self.route.enqueue(_client(), self.job, args, self.options, at=at)
+        return _client().enqueue(self.job, args, self.options, at=at)
 
     def perform_async(self, *args: Any, **kwargs: Any) -> str | None:
         _reject_kwargs(self.job.name, kwargs)
-        return _client().enqueue(self.job, args, self.options)
+        return self._enqueue(args)
 
     def perform_in(self, interval: Any, *args: Any, **kwargs: Any) -> str | None:
         from .times import delay_seconds
 
         _reject_kwargs(self.job.name, kwargs)
-        client = _client()
-        at = client.settings.clock() + delay_seconds(interval)
-        return client.enqueue(self.job, args, self.options, at=at)
+        return self._enqueue(args, _client().settings.clock() + delay_seconds(interval))
 
     def perform_at(self, when: Any, *args: Any, **kwargs: Any) -> str | None:
         from .times import epoch_of
 
         _reject_kwargs(self.job.name, kwargs)
-        return _client().enqueue(self.job, args, self.options, at=epoch_of(when))
+        return self._enqueue(args, epoch_of(when))
 
     def perform_bulk(
         self, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
     ) -> list[str | None]:
+        if self.route is not None:
+            return self.route.enqueue_bulk(_client(), self.job, args_list, self.options)
         return _client().enqueue_bulk(self.job, args_list, self.options, batch_size=batch_size)
 
 

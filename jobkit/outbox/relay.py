@@ -1,0 +1,301 @@
+"""The relay: moves outbox rows to Redis in batches and deletes them.
+
+One batch is one database transaction: take up to ``batch_size`` rows (locked, skipping
+rows another relay holds), push them to Redis in one MULTI, delete them, commit. A relay
+that dies before the commit leaves its rows in the table, unlocked, and the next batch
+pushes them again with the same jids: at most one batch is delivered twice, never one
+lost. PostgreSQL and MariaDB lock rows (``FOR UPDATE SKIP LOCKED``), so relays share the
+table; SQLite locks the whole file (``BEGIN IMMEDIATE``), so relays on it take turns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from ..client import Client
+from ..errors import OutboxError
+from . import schema
+from .database import Database
+
+log = logging.getLogger("jobkit.outbox")
+
+T = schema.TABLE
+#: (id, queue, payload, run_at, unique_ttl_ms)
+Row = tuple[int, str, str, float | None, int | None]
+_COLS = "id, queue, payload, run_at, unique_ttl_ms"
+
+
+class Relay:
+    """Moves rows of the outbox at ``database`` into the Redis of ``client``."""
+
+    def __init__(
+        self,
+        database: Database | str,
+        client: Client,
+        *,
+        batch_size: int = 1000,
+        poll_interval: float = 0.5,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise OutboxError(f"batch_size={batch_size!r} must be a positive integer")
+        if (isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float)
+                or not 0 < poll_interval <= 60):
+            raise OutboxError(f"poll_interval={poll_interval!r} must be between 0 and 60 s")
+        self.database = Database.from_url(database) if isinstance(database, str) else database
+        self.client = client
+        self.batch_size = batch_size
+        self.poll_interval = float(poll_interval)
+        self.relayed = 0
+        self.batches = 0
+        self._conn: Any = None
+        self._listener: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._errors = _driver_errors(self.database.dialect)
+
+    # -- one batch -----------------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            self._conn = self.database.connect()
+        return self._conn
+
+    def relay_batch(self) -> int:
+        """Move one batch; the number of rows pushed (0 when the table is empty)."""
+        conn = self._connection()
+        try:
+            rows = self._take(conn)
+            if rows:
+                self._push(rows)
+                self._delete(conn, rows)
+            self._commit(conn)
+        except BaseException:
+            self._rollback(conn)
+            raise
+        self.relayed += len(rows)
+        self.batches += bool(rows)
+        return len(rows)
+
+    def drain(self) -> int:
+        """Relay until the table is empty; the number of rows pushed."""
+        total = 0
+        while True:
+            moved = self.relay_batch()
+            total += moved
+            if moved < self.batch_size:
+                return total
+
+    def _take(self, conn: Any) -> list[Row]:
+        dialect, n = self.database.dialect, self.batch_size
+        cur = conn.cursor()
+        try:
+            if dialect == "postgresql":
+                # Deleting in the taking statement saves a round trip; the delete is undone
+                # with the transaction if the push fails or the relay dies before COMMIT.
+                cur.execute(f"DELETE FROM {T} WHERE id IN (SELECT id FROM {T} ORDER BY id "
+                            f"LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING {_COLS}", (n,))
+            elif dialect == "mysql":
+                cur.execute(f"SELECT {_COLS} FROM {T} ORDER BY id LIMIT %s "
+                            "FOR UPDATE SKIP LOCKED", (n,))
+            else:
+                cur.execute(f"SELECT 1 FROM {T} LIMIT 1")
+                if cur.fetchone() is None:
+                    return []
+                cur.execute("BEGIN IMMEDIATE")
+                cur.execute(f"SELECT {_COLS} FROM {T} ORDER BY id LIMIT ?", (n,))
+            rows: list[Row] = [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+        rows.sort(key=lambda r: r[0])
+        return rows
+
+    def _delete(self, conn: Any, rows: Sequence[Row]) -> None:
+        if self.database.dialect == "postgresql":
+            return
+        mark = self.database.mark
+        cur = conn.cursor()
+        try:
+            cur.execute(f"DELETE FROM {T} WHERE id IN ({', '.join([mark] * len(rows))})",
+                        [r[0] for r in rows])
+        finally:
+            cur.close()
+
+    def _commit(self, conn: Any) -> None:
+        if self.database.dialect == "sqlite":
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        else:
+            conn.commit()
+
+    def _rollback(self, conn: Any) -> None:
+        try:
+            if self.database.dialect == "sqlite":
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            else:
+                conn.rollback()
+        except Exception:
+            # The connection is broken: drop it, the next batch reconnects.
+            self._close_connection()
+
+    def _push(self, rows: Sequence[Row]) -> None:
+        """All of a batch in one MULTI: it lands in Redis whole or not at all."""
+        client, keys = self.client, self.client.keys
+        now = client.settings.clock()
+        # The payload is JSON we wrote without enqueued_at: append it, no decode needed.
+        stamp = f',"enqueued_at":{float(now)!r}}}'
+        pipe = client.redis.pipeline(transaction=True)
+        by_queue: dict[str, list[str]] = {}
+        for _, queue, payload, run_at, ttl in rows:
+            scheduled = run_at is not None and run_at > now
+            raw = payload if scheduled else payload[:-1] + stamp
+            if ttl is not None:
+                # Unique jobs take their lock as a direct push would; a re-pushed row
+                # (same jid) finds the lock its first push took and is not queued twice.
+                fields = json.loads(payload)
+                target = keys.schedule if scheduled else keys.queue(queue)
+                client._enqueue_unique(
+                    keys=[keys.queues, keys.unique(fields["unique_digest"]),
+                          keys.unique_rejected, target],
+                    args=[queue, raw, fields["jid"], ttl, repr(run_at) if scheduled else ""],
+                    client=pipe,
+                )
+            elif scheduled:
+                pipe.zadd(keys.schedule, {raw: float(run_at or now)})
+            else:
+                by_queue.setdefault(queue, []).append(raw)
+        for queue, raws in by_queue.items():
+            pipe.sadd(keys.queues, queue)
+            # LPUSH a b c leaves a at the right (popped first): oldest row runs first.
+            pipe.lpush(keys.queue(queue), *raws)
+        pipe.execute()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Relay until :meth:`stop`: full batches back to back, then wait for a NOTIFY
+        (PostgreSQL) or ``poll_interval``; database and Redis errors back off and retry."""
+        backoff = 0.0
+        retried: tuple[type[BaseException], ...] = (redis.RedisError, OutboxError,
+                                                    *self._errors)
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                moved = self.relay_batch()
+                backoff = 0.0
+            except retried as e:
+                backoff = min(5.0, max(0.1, backoff * 2))
+                log.warning("outbox relay: %s: %s; retrying in %.1f s", type(e).__name__, e,
+                            backoff)
+                if not isinstance(e, redis.RedisError):
+                    self._close_connection()
+                self._stop.wait(backoff)
+                continue
+            if moved < self.batch_size:
+                self._wait()
+        self._close_connection()
+
+    def _listen(self) -> None:
+        if self.database.dialect != "postgresql" or self._listener is not None:
+            return
+        # LISTEN before the first batch: a row committed in between still wakes us.
+        listener = self.database.connect(autocommit=True)
+        listener.execute(f"LISTEN {schema.CHANNEL}")
+        self._listener = listener
+
+    def _wait(self) -> None:
+        if self._listener is None:
+            self._stop.wait(self.poll_interval)
+            return
+        # Short slices: stop() is noticed within one; the NOTIFY wakes us at once.
+        deadline = time.monotonic() + max(self.poll_interval, 2.0)
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            for _ in self._listener.notifies(timeout=min(0.25, self.poll_interval),
+                                             stop_after=1):
+                return
+
+    def _close_connection(self) -> None:
+        for conn in (self._conn, self._listener):
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception as e:
+                    log.debug("closing an outbox connection: %s", e)
+        self._conn = self._listener = None
+
+    def start(self) -> None:
+        """Run :meth:`run` on a daemon thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="jobkit-outbox-relay",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in progress, then stop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+def _driver_errors(dialect: str) -> tuple[type[BaseException], ...]:
+    try:
+        if dialect == "postgresql":
+            import psycopg
+
+            return (psycopg.Error,)
+        if dialect == "mysql":
+            import pymysql
+
+            return (pymysql.Error,)
+    except ImportError:
+        return ()
+    import sqlite3
+
+    return (sqlite3.Error,)
+
+
+def status(database: Database | str) -> dict[str, Any]:
+    """Rows waiting in the outbox and the age in seconds of the oldest (None if empty)."""
+    db = Database.from_url(database) if isinstance(database, str) else database
+    conn = db.connect(autocommit=db.dialect != "sqlite")
+    try:
+        cur = conn.cursor()
+        try:
+            cur.execute(f"SELECT COUNT(*), MIN(created_at) FROM {T}")
+            count, oldest = cur.fetchone()
+        except _driver_errors(db.dialect) as e:
+            raise OutboxError(f"cannot read {T} at {db}: {e} "
+                              "(create it with `jobkit outbox create-table`)") from e
+        finally:
+            cur.close()
+    finally:
+        conn.close()
+    age = None if oldest is None else max(0.0, time.time() - float(oldest))
+    return {"waiting": int(count), "oldest_age": age}
+
+
+def create_table(database: Database | str) -> list[str]:
+    """Create the outbox table (and PostgreSQL's NOTIFY trigger); the statements run."""
+    db = Database.from_url(database) if isinstance(database, str) else database
+    statements = schema.create_statements(db.dialect)
+    conn = db.connect(autocommit=db.dialect != "sqlite")
+    try:
+        cur = conn.cursor()
+        try:
+            for sql in statements:
+                cur.execute(sql)
+        except _driver_errors(db.dialect) as e:
+            raise OutboxError(f"cannot create {T} at {db}: {e}") from e
+        finally:
+            cur.close()
+    finally:
+        conn.close()
+    return statements

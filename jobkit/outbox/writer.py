@@ -1,0 +1,92 @@
+"""``set(outbox=...)``: the job becomes one INSERT in the caller's transaction.
+
+The checks and client middleware run at the call, as for a push; what the row holds is
+what the relay pushes later, with the same jid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import aftercommit
+from ..client import Ready
+from ..payload import encode
+from . import schema
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..job import Job
+    from ..options import JobOptions
+
+Row = tuple[str, str, str, float | None, int | None, float]
+
+
+def row_of(ready: Ready) -> Row:
+    """The outbox row of a prepared job (column order of :data:`schema.COLUMNS`)."""
+    p = ready.payload
+    return (str(p["jid"]), str(p["queue"]), encode(p).decode(), ready.at,
+            ready.unique_ttl_ms, float(p["created_at"]))
+
+
+class _Writer:
+    def write(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+    def enqueue(
+        self, client: Client, job: type[Job], args: Sequence[Any], options: JobOptions,
+        *, at: float | None = None,
+    ) -> str | None:
+        ready = aftercommit.prepare(client, job, args, options, at)
+        if ready is None:
+            return None
+        self.write([row_of(ready)])
+        return str(ready.payload["jid"])
+
+    def enqueue_bulk(
+        self, client: Client, job: type[Job], args_list: Iterable[Sequence[Any]],
+        options: JobOptions,
+    ) -> list[str | None]:
+        prepared = aftercommit.prepare_bulk(client, job, args_list, options)
+        rows = [row_of(r) for r in prepared if r is not None]
+        if rows:
+            self.write(rows)
+        return [None if r is None else str(r.payload["jid"]) for r in prepared]
+
+
+class SqlAlchemyOutbox(_Writer):
+    """Writes rows through a SQLAlchemy Session or Connection (its current transaction)."""
+
+    def __init__(self, target: Any) -> None:
+        from sqlalchemy import text
+
+        self.target = target
+        self._insert = text(schema.insert_sql_named())
+
+    def write(self, rows: list[Row]) -> None:
+        from sqlalchemy.orm import Session
+
+        target = self.target
+        # Core execution on the session's connection: the ORM layer adds nothing here.
+        conn = target.connection() if isinstance(target, Session) else target
+        params = [dict(zip(schema.COLUMNS, row, strict=True)) for row in rows]
+        conn.execute(self._insert, params[0] if len(params) == 1 else params)
+
+
+class DjangoOutbox(_Writer):
+    """Writes rows through a Django database connection (its current atomic block)."""
+
+    def __init__(self, owner: str, value: Any) -> None:
+        from ..transactions.django import database_alias
+
+        self.using = database_alias(owner, "outbox", value)
+        self._insert = schema.insert_sql("%s")
+
+    def write(self, rows: list[Row]) -> None:
+        from django.db import connections
+
+        with connections[self.using].cursor() as cursor:
+            if len(rows) == 1:
+                cursor.execute(self._insert, rows[0])
+            else:
+                cursor.executemany(self._insert, rows)

@@ -1,0 +1,139 @@
+"""``jobkit outbox create-table | relay | status`` and ``jobkit worker --outbox-url``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .errors import ConfigError
+
+log = logging.getLogger("jobkit.outbox")
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    url: str | None = args.database_url or os.environ.get("JOBKIT_OUTBOX_URL")
+    if not url:
+        raise ConfigError("--database-url is required (or set $JOBKIT_OUTBOX_URL), e.g. "
+                          "postgresql://user@localhost/app")
+    return url
+
+
+def _relay(url: str, args: argparse.Namespace) -> Any:
+    from .cli import _settings
+    from .client import Client
+    from .outbox.relay import Relay
+
+    settings = _settings(args)
+    return Relay(url, Client(settings), batch_size=args.batch_size,
+                 poll_interval=args.poll_interval)
+
+
+def cmd_create_table(args: argparse.Namespace) -> int:
+    from .outbox.relay import create_table
+
+    url = _database_url(args)
+    create_table(url)
+    print(f"jobkit_outbox is ready in {_shown(url)}")
+    return 0
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    if not args.log_level:
+        # Other commands default to ERROR; a relay's warnings (Redis away) must show.
+        logging.getLogger("jobkit").setLevel(logging.INFO)
+    relay = _relay(_database_url(args), args)
+    done = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    relay.start()
+    log.info("outbox relay started: %s -> %s", relay.database, relay.client.settings.redis_url)
+    done.wait()
+    relay.stop()
+    log.info("outbox relay stopped: %d job(s) relayed in %d batch(es)", relay.relayed,
+             relay.batches)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .outbox.relay import status
+
+    found = status(_database_url(args))
+    if args.json:
+        print(json.dumps(found))
+    elif found["waiting"]:
+        print(f"{found['waiting']} job(s) waiting; oldest {found['oldest_age']:.1f} s old")
+    else:
+        print("0 jobs waiting")
+    return 0
+
+
+def _shown(url: str) -> str:
+    from .outbox.database import Database
+
+    return str(Database.from_url(url))
+
+
+def _relay_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=int, default=1000,
+                   help="rows per transaction and Redis MULTI (default: 1000)")
+    p.add_argument("--poll-interval", type=float, default=0.5,
+                   help="seconds between polls when idle (PostgreSQL wakes on NOTIFY; "
+                        "default: 0.5)")
+
+
+def _with_relay(run_worker: Callable[[argparse.Namespace], int]) -> Callable[
+    [argparse.Namespace], int
+]:
+    """``jobkit worker --outbox-url URL``: the worker process also runs a relay thread."""
+
+    def run(args: argparse.Namespace) -> int:
+        # With --processes the supervisor only forks; each child runs its own relay.
+        if not args.outbox_url or args.processes > 1:
+            return run_worker(args)
+        relay = _relay(args.outbox_url, args)
+        relay.start()
+        try:
+            return run_worker(args)
+        finally:
+            relay.stop()
+
+    return run
+
+
+def add_commands(sub: Any, add_redis_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register ``outbox`` and the worker's ``--outbox-url`` on the ``jobkit`` parser."""
+    worker = sub.choices["worker"]
+    worker.add_argument("--outbox-url", metavar="URL",
+                        help="also relay the jobkit_outbox table of this database to Redis")
+    _relay_options(worker)
+    worker.set_defaults(func=_with_relay(worker.get_default("func")))
+
+    outbox = sub.add_parser("outbox", help="the transactional outbox table and its relay")
+    commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="COMMAND")
+    for name, func, text in (
+        ("create-table", cmd_create_table, "create the jobkit_outbox table"),
+        ("relay", cmd_relay, "move outbox rows to Redis until stopped"),
+        ("status", cmd_status, "rows waiting in the outbox and the oldest's age"),
+    ):
+        p = commands.add_parser(name, help=text)
+        p.add_argument("--database-url", metavar="URL",
+                       help="the application's database (default: $JOBKIT_OUTBOX_URL)")
+        if name == "relay":
+            add_redis_options(p)
+            _relay_options(p)
+        else:
+            p.add_argument("--log-level", default=argparse.SUPPRESS,
+                           choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+        if name == "status":
+            p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        p.set_defaults(func=func)

@@ -1,0 +1,1 @@
+"""Enqueue after commit: the SQLAlchemy and Django halves (each imports its library)."""
