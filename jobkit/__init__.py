@@ -6,6 +6,7 @@ Define jobs by subclassing :class:`Job` (or with :func:`job`), enqueue them with
 """
 
 from ._version import __version__
+from .aftercommit import pending_after_commit
 from .client import Client
 from .config import configure, get_client, get_settings, use_client
 from .errors import (
@@ -60,6 +61,7 @@ __all__ = [
     "get_settings",
     "job",
     "lookup",
+    "pending_after_commit",
     "periodic",
     "registered",
     "resolve",

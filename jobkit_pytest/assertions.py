@@ -15,6 +15,7 @@ from .matching import matches, show
 from .records import EnqueuedJob
 
 MAX_CANDIDATES = 5
+PENDING = "enqueued after commit — the transaction has not committed"
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,22 @@ def failure_message(
     matched: Sequence[EnqueuedJob],
     count: int,
     now: float,
+    *,
+    pending: Sequence[EnqueuedJob] = (),
 ) -> str:
-    """The full message for an ``assert_enqueued`` that found ``len(matched) != count``."""
+    """The full message for an ``assert_enqueued`` that found ``len(matched) != count``;
+    ``pending`` are after-commit jobs whose transaction has not committed."""
     reason = _reason(exp, jobs, len(matched), count)
     lines = [f"expected {exp.describe()} to be enqueued, but it was {reason}"]
     if reason == "nothing was enqueued":
         lines[0] = f"expected {exp.describe()} to be enqueued, but nothing was enqueued"
+    waiting = [j for j in pending if not exp.diff(j)]
+    if waiting and len(matched) < count:
+        lines[0] = (f"expected {exp.describe()} to be enqueued, but it was {PENDING}"
+                    if not matched else f"{lines[0]}; {len(waiting)} more {PENDING}")
+        lines.append("Waiting for their commit:")
+        for i, job in enumerate(waiting, 1):
+            lines += _job_lines(i, job, None)
     if matched:
         lines.append("Matching jobs:")
         for i, job in enumerate(matched, 1):

@@ -224,7 +224,8 @@ class Harness:
         matched = [j for j in jobs if not exp.diff(j)]
         if len(matched) != count:
             raise EnqueueAssertionError(
-                assertions.failure_message(exp, jobs, matched, count, self.clock())
+                assertions.failure_message(exp, jobs, matched, count, self.clock(),
+                                           pending=self.pending_after_commit())
             )
         self._seen.update(j.jid for j in matched)
         return matched[0]
@@ -243,6 +244,16 @@ class Harness:
             what = exp.describe()
         if found:
             raise EnqueueAssertionError(assertions.unexpected_message(what, found))
+
+    def pending_after_commit(self) -> list[EnqueuedJob]:
+        """Jobs enqueued with ``set(after_commit=...)`` whose transaction has not committed:
+        not in Redis yet, so neither ``assert_enqueued`` nor ``drain`` sees them."""
+        return [
+            EnqueuedJob.from_payload(
+                p, score=None, location=self.recorder.locations.get(str(p["jid"]))
+            )
+            for p in jobkit.pending_after_commit()
+        ]
 
     def assert_job_options(self, job: Any, **expected: Any) -> None:
         """Assert a job class's options: ``assert_job_options(Job, queue="critical", retry=3)``.
