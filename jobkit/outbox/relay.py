@@ -230,6 +230,16 @@ class Relay:
                     log.debug("closing an outbox connection: %s", e)
         self._conn = self._listener = None
 
+    def close(self) -> None:
+        """Close the relay's database connections (a stopped relay closes its own)."""
+        self._close_connection()
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def start(self) -> None:
         """Run :meth:`run` on a daemon thread."""
         self._stop.clear()
