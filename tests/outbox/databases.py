@@ -59,7 +59,7 @@ def _with_db(url: str, name: str) -> str:
     return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
-def _server_database(kind: str) -> Iterator[tuple[str, str]]:
+def server_database(kind: str) -> Iterator[tuple[str, str]]:
     """Create a fresh database on the server; yields (relay URL, SQLAlchemy URL)."""
     name = f"jobkit_outbox_test_{uuid.uuid4().hex[:10]}"
     if kind == "postgresql":
@@ -108,7 +108,7 @@ def open_database(kind: str, tmp_dir: Path) -> Iterator[Database]:
         yield Database(kind, url, url, engine)
         engine.dispose()
         return
-    for url, sa_url in _server_database(kind):
+    for url, sa_url in server_database(kind):
         engine = create_engine(sa_url)
         try:
             yield Database(kind, url, sa_url, engine)
