@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from jobkit_lint.rule import FileFacts, Rule, Violation, dotted_name
 
 
@@ -13,7 +15,9 @@ class EnqueueInTransaction(Rule):
     A worker can pick the job up before the surrounding transaction commits: it then reads
     the old row, or misses a new row entirely. If the transaction rolls back, the job runs
     for something that never happened. Enqueue from `transaction.on_commit(...)` (Django) or
-    after the `session.begin()` block (SQLAlchemy).
+    after the `session.begin()` block (SQLAlchemy), or let jobkit do it:
+    `Job.set(after_commit=session).perform_async(...)` pushes at the commit, and
+    `Job.set(outbox=session)` writes the job in the transaction itself.
     """
 
     CODE = "JK402"
@@ -54,6 +58,16 @@ def checkout(order):
         transaction.on_commit(partial(send_receipt.delay, order.id))
         send_receipt.delay_on_commit(order.id)
         send_receipt.apply_async_on_commit(args=[order.id])
+""",
+        # jobkit ties these to the commit itself.
+        """\
+from shop.jobs import ReceiptJob
+
+def checkout(session, order):
+    with session.begin():
+        session.add(order)
+        ReceiptJob.set(after_commit=session).perform_async(order.id)
+        ReceiptJob.set(outbox=session).perform_async(order.id)
 """,
     )
     INVALID = (
@@ -124,7 +138,18 @@ def checkout(order):
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         """Flag enqueues in atomic blocks that are not deferred to on_commit."""
         for enqueue in facts.enqueues:
-            if enqueue.in_transaction and not enqueue.on_commit:
+            if enqueue.in_transaction and not enqueue.on_commit and not _deferred(enqueue.call):
                 func = enqueue.call.func
                 label = dotted_name(func) or "the job"
                 yield Violation(enqueue.call, message=self.MESSAGE.format(job=f"`{label}`"))
+
+
+def _deferred(call: cst.Call) -> bool:
+    """``Job.set(after_commit=...)`` or ``Job.set(outbox=...)``: jobkit ties it to the commit."""
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)):
+        return False
+    inner = func.value
+    return (isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "set"
+            and any(a.keyword is not None and a.keyword.value in ("after_commit", "outbox")
+                    for a in inner.args))

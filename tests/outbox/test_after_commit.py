@@ -172,10 +172,9 @@ def test_async_session_job_is_pushed_on_commit_and_dropped_on_rollback(
                 async with session.begin():
                     ChargeOrderJob.set(after_commit=session).perform_async(2)
                     await session.rollback()
-            async with engine.connect() as conn:
-                async with conn.begin():
-                    ChargeOrderJob.set(after_commit=conn).perform_async(3)
-                    assert queued_args(real_settings) == [1]
+            async with engine.connect() as conn, conn.begin():
+                ChargeOrderJob.set(after_commit=conn).perform_async(3)
+                assert queued_args(real_settings) == [1]
         finally:
             await engine.dispose()
 

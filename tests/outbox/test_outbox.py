@@ -41,10 +41,9 @@ def test_outbox_row_is_written_in_the_transaction_and_relayed_with_its_jid(
     with Session(db.engine) as session, session.begin():
         session.execute(text("INSERT INTO orders (id, item) VALUES (1, 'book')"))
         jid = ChargeOrderJob.set(outbox=session).perform_async(1)
-    with Session(db.engine) as session:
-        with session.begin():
-            ChargeOrderJob.set(outbox=session).perform_async(2)
-            session.rollback()
+    with Session(db.engine) as session, session.begin():
+        ChargeOrderJob.set(outbox=session).perform_async(2)
+        session.rollback()
     assert db.count_outbox() == 1
     assert _drain(db, real_settings) == 1
     assert [(p["jid"], p["args"]) for p in queued(real_settings)] == [(jid, [1])]
@@ -80,10 +79,9 @@ def test_outbox_with_redis_stopped_at_commit_delivers_every_committed_job(
                                 {"i": i})
                 committed.append(ChargeOrderJob.set(outbox=session).perform_async(i))
         for i in range(100, 105):
-            with Session(db.engine) as session:
-                with session.begin():
-                    ChargeOrderJob.set(outbox=session).perform_async(i)
-                    session.rollback()
+            with Session(db.engine) as session, session.begin():
+                ChargeOrderJob.set(outbox=session).perform_async(i)
+                session.rollback()
         relay = _relay(db, settings, batch_size=7, poll_interval=0.05)
         relay.start()
         time.sleep(0.3)  # the relay is failing against the stopped Redis meanwhile

@@ -1,6 +1,7 @@
 """``manage.py jobkit_worker``: ``jobkit worker`` with Django set up first.
 
-Takes the same options, imports each installed app's ``jobs`` module; with ``settings.JOBKIT["OUTBOX_DATABASE"]`` and no
+Takes the same options and imports each installed app's ``jobs`` module. With
+``settings.JOBKIT["OUTBOX_DATABASE"]`` and no
 ``--outbox-url`` it also relays that database's outbox.
 """
 
@@ -19,11 +20,11 @@ class Command(BaseCommand):  # type: ignore[misc]
 
     def run_from_argv(self, argv: list[str]) -> None:
         # jobkit's own parser reads the options, so they stay the same as `jobkit worker`'s.
+        from django.utils.module_loading import autodiscover_modules
+
         from jobkit import cli
 
         from ... import conf
-
-        from django.utils.module_loading import autodiscover_modules
 
         # Jobs defined in <app>/jobs.py register without a -r per app.
         autodiscover_modules("jobs")
