@@ -79,6 +79,9 @@ class Database:
                 user=unquote(parts.username or "root"), password=unquote(parts.password or ""),
                 database=parts.path.lstrip("/") or None, autocommit=autocommit,
                 charset="utf8mb4",
+                # Under REPEATABLE READ, InnoDB's gap locks made two relays' DELETEs
+                # deadlock (after their pushes: duplicates); READ COMMITTED locks rows only.
+                init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             )
         except pymysql.Error as e:
             raise OutboxError(f"cannot connect to {self}: {e}") from e

@@ -1,7 +1,7 @@
 """The relay: moves outbox rows to Redis in batches and deletes them.
 
 One batch is one database transaction: take up to ``batch_size`` rows (locked, skipping
-rows another relay holds), push them to Redis in one MULTI, delete them, commit. A relay
+rows another relay holds), delete them, push them to Redis in one MULTI, commit. A relay
 that dies before the commit leaves its rows in the table, unlocked, and the next batch
 pushes them again with the same jids: at most one batch is delivered twice, never one
 lost. PostgreSQL and MariaDB lock rows (``FOR UPDATE SKIP LOCKED``), so relays share the
@@ -69,19 +69,28 @@ class Relay:
 
     def relay_batch(self) -> int:
         """Move one batch; the number of rows pushed (0 when the table is empty)."""
-        conn = self._connection()
-        try:
-            rows = self._take(conn)
-            if rows:
-                self._push(rows)
-                self._delete(conn, rows)
-            self._commit(conn)
-        except BaseException:
-            self._rollback(conn)
-            raise
-        self.relayed += len(rows)
-        self.batches += bool(rows)
-        return len(rows)
+        for attempt in range(10):
+            conn = self._connection()
+            pushed = False
+            try:
+                rows = self._take(conn)
+                if rows:
+                    # Delete before the push: a lock conflict (deadlock) there ends the
+                    # transaction while nothing is in Redis yet, so retrying it is free.
+                    self._delete(conn, rows)
+                    pushed = True
+                    self._push(rows)
+                self._commit(conn)
+            except BaseException as e:
+                self._rollback(conn)
+                if pushed or attempt == 9 or not _is_lock_conflict(e):
+                    raise
+                log.debug("outbox relay: lock conflict before the push, retrying: %s", e)
+                continue
+            self.relayed += len(rows)
+            self.batches += bool(rows)
+            return len(rows)
+        raise AssertionError("unreachable")
 
     def drain(self) -> int:
         """Relay until the table is empty; the number of rows pushed."""
@@ -119,11 +128,16 @@ class Relay:
     def _delete(self, conn: Any, rows: Sequence[Row]) -> None:
         if self.database.dialect == "postgresql":
             return
-        mark = self.database.mark
+        marks = ", ".join([self.database.mark] * len(rows))
+        if self.database.dialect == "mysql":
+            # Forced onto the primary key: a table scan (InnoDB's choice on fresh
+            # statistics) waits on rows another relay holds, and the two deadlock.
+            sql = f"DELETE o FROM {T} o FORCE INDEX (PRIMARY) WHERE o.id IN ({marks})"
+        else:
+            sql = f"DELETE FROM {T} WHERE id IN ({marks})"
         cur = conn.cursor()
         try:
-            cur.execute(f"DELETE FROM {T} WHERE id IN ({', '.join([mark] * len(rows))})",
-                        [r[0] for r in rows])
+            cur.execute(sql, [r[0] for r in rows])
         finally:
             cur.close()
 
@@ -253,6 +267,12 @@ class Relay:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+
+def _is_lock_conflict(error: BaseException) -> bool:
+    """A deadlock or lock timeout the database resolved by aborting our transaction."""
+    code = getattr(error, "sqlstate", None) or (error.args[0] if error.args else None)
+    return code in ("40P01", "40001", 1213, 1205)
 
 
 def _driver_errors(dialect: str) -> tuple[type[BaseException], ...]:
