@@ -58,19 +58,41 @@ class SqlAlchemyOutbox(_Writer):
     """Writes rows through a SQLAlchemy Session or Connection (its current transaction)."""
 
     def __init__(self, target: Any) -> None:
-        from sqlalchemy import text
-
-        self.target = target
-        self._insert = text(schema.insert_sql_named())
-
-    def write(self, rows: list[Row]) -> None:
         from sqlalchemy.orm import Session
 
-        target = self.target
-        # Core execution on the session's connection: the ORM layer adds nothing here.
-        conn = target.connection() if isinstance(target, Session) else target
-        params = [dict(zip(schema.COLUMNS, row, strict=True)) for row in rows]
-        conn.execute(self._insert, params[0] if len(params) == 1 else params)
+        self.target = target
+        self._session = isinstance(target, Session)
+
+    def write(self, rows: list[Row]) -> None:
+        # The session's current connection (it may change between transactions), then
+        # the driver's SQL with SQLAlchemy's events still firing: no compile per call.
+        conn = self.target.connection() if self._session else self.target
+        style = conn.dialect.paramstyle
+        params: list[Any] = (
+            [dict(zip(schema.COLUMNS, row, strict=True)) for row in rows]
+            if style in ("named", "pyformat_named") else list(rows)
+        )
+        conn.exec_driver_sql(driver_insert(style), params[0] if len(params) == 1 else params)
+
+
+def driver_insert(paramstyle: str) -> str:
+    """The INSERT with the placeholders of a DBAPI ``paramstyle`` (positional values)."""
+    sql = _BY_STYLE.get(paramstyle)
+    if sql is None:
+        marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(paramstyle)
+        if marks is not None:
+            sql = schema.insert_sql(marks)
+        elif paramstyle == "numeric":
+            sql = schema.insert_sql("?")
+            for n in range(1, len(schema.COLUMNS) + 1):
+                sql = sql.replace("?", f":{n}", 1)
+        else:  # named: values passed as a dict
+            sql = schema.insert_sql_named()
+        _BY_STYLE[paramstyle] = sql
+    return sql
+
+
+_BY_STYLE: dict[str, str] = {}
 
 
 class DjangoOutbox(_Writer):
