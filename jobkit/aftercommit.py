@@ -89,8 +89,9 @@ class Retrier:
     """A thread that retries failed after-commit pushes with backoff for ``retry_for``
     seconds each, then logs them as lost with their payloads."""
 
-    def __init__(self, *, retry_for: float = RETRY_FOR) -> None:
-        self.retry_for = retry_for
+    def __init__(self, *, retry_for: float | None = None) -> None:
+        # Read at creation, not at import: setting RETRY_FOR before the first failure counts.
+        self.retry_for = RETRY_FOR if retry_for is None else retry_for
         self._items: deque[tuple[float, Item]] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None

@@ -270,3 +270,37 @@ def test_redis_errors_are_not_swallowed_by_a_plain_enqueue(redis_server: Any) ->
             ChargeOrderJob.perform_async(1)
     finally:
         jobkit.configure(jobkit.Settings())
+
+
+def test_jobs_still_unpushed_at_exit_are_logged_as_lost(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from tests.outbox.databases import free_port
+
+    script = f"""
+import logging
+import jobkit
+from jobkit import aftercommit
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+logging.basicConfig(level=logging.ERROR)
+aftercommit.RETRY_FOR = 3600.0
+jobkit.configure(redis_url="redis://127.0.0.1:{free_port()}/0")
+
+class ChargeOrderJob(jobkit.Job):
+    def perform(self, order_id):
+        pass
+
+engine = create_engine("sqlite:///{tmp_path}/exit.db")
+with Session(engine) as session, session.begin():
+    jid = ChargeOrderJob.set(after_commit=session).perform_async(42)
+print(jid)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    jid = out.stdout.strip()
+    assert len(jid) == 24, out.stderr
+    assert "after-commit job LOST (the process exited before Redis came back)" in out.stderr
+    assert f'"jid":"{jid}"' in out.stderr and '"args":[42]' in out.stderr
