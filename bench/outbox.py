@@ -13,11 +13,13 @@ own, whose keys are deleted at the end. Printed side by side each round:
 
 * relay: rows moved per second by one ``Relay.drain()`` (take, delete, push, commit per
   batch), next to ``perform_bulk`` of the same jobs straight into Redis (the ceiling);
-* write: microseconds per call of ``perform_async`` through the outbox against
-  ``connection.exec_driver_sql(INSERT, row)`` of the same row (the statement jobkit
-  runs), both in one open transaction, in alternating blocks of 100 calls.
+* write: microseconds per call of ``Job.set(outbox=session).perform_async`` against a plain
+  INSERT of the same row, through the driver's SQL (``exec_driver_sql``, what jobkit runs)
+  and through ``session.execute(text(...))``, all in one open transaction, in alternating
+  blocks of 100 calls.
 
-Medians of the rounds; the machine's load average is printed with them.
+Medians of the rounds (of the per-round ratios for the write), with the machine's load
+average.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from urllib.parse import urlsplit
 
 import psycopg
 import redis
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 import jobkit
+from jobkit.outbox import schema
 from jobkit.outbox.relay import Relay, create_table
 from jobkit.outbox.writer import driver_insert, row_of
 
@@ -82,31 +85,40 @@ def relay_round(engine: object, url: str, settings: jobkit.Settings, jobs: int,
     return jobs / relay_s, jobs / direct_s
 
 
-def write_round(engine: object, calls: int, block: int = 100) -> tuple[float, float]:
-    """Both kinds in one open transaction, alternating blocks of ``block`` calls, so the
-    other agents' load falls on both alike; microseconds per call of each."""
+def write_round(engine: object, calls: int, block: int = 100) -> tuple[float, float, float]:
+    """The three kinds in one open transaction, in alternating blocks of ``block`` calls, so
+    the other agents' load falls on all alike; microseconds per call of each: the outbox
+    enqueue (``set()`` included, as an app writes it), the same INSERT through the driver's
+    SQL (what jobkit runs), and through ``session.execute(text(...))`` (typical Core code)."""
     client = jobkit.get_client()
     ready = client.prepare(ChargeOrderJob, [1, "12.50"], ChargeOrderJob.options())
     assert ready is not None
     row = row_of(ready)
-    spent = {"outbox": 0.0, "plain": 0.0}
+    named = dict(zip(schema.COLUMNS, row, strict=True))
+    core = text(schema.insert_sql_named())
+    spent = [0.0, 0.0, 0.0]
     with Session(engine) as session:  # type: ignore[call-overload]
         session.begin()
         conn = session.connection()
         insert = driver_insert(conn.dialect.paramstyle)
-        enqueue = ChargeOrderJob.set(outbox=session).perform_async
         for n in range(0, calls, block):
-            start = time.perf_counter()
+            t0 = time.perf_counter()
             for i in range(n, n + block):
-                enqueue(i, "12.50")
-            middle = time.perf_counter()
+                ChargeOrderJob.set(outbox=session).perform_async(i, "12.50")
+            t1 = time.perf_counter()
             for _ in range(block):
                 conn.exec_driver_sql(insert, row)
-            spent["outbox"] += middle - start
-            spent["plain"] += time.perf_counter() - middle
+            t2 = time.perf_counter()
+            for _ in range(block):
+                session.execute(core, named)
+            t3 = time.perf_counter()
+            spent[0] += t1 - t0
+            spent[1] += t2 - t1
+            spent[2] += t3 - t2
         session.rollback()  # the rows are not the point; keep the table small
     done = (calls // block) * block
-    return spent["outbox"] / done * 1e6, spent["plain"] / done * 1e6
+    out, plain, typical = (s / done * 1e6 for s in spent)
+    return out, plain, typical
 
 
 def main() -> None:
@@ -128,24 +140,24 @@ def main() -> None:
         create_table(url)
         print(f"PostgreSQL -> Redis, {args.jobs} jobs per round, batch {args.batch_size}; "
               f"{args.calls} calls per write round. {_load()}")
-        relays, directs, outs, plains = [], [], [], []
+        relays, directs, ratios, typicals = [], [], [], []
         for n in range(1, args.rounds + 1):
             relay, direct = relay_round(engine, url, settings, args.jobs, args.batch_size)
-            out, plain = write_round(engine, args.calls)
+            out, plain, typical = write_round(engine, args.calls)
             relays.append(relay)
             directs.append(direct)
-            outs.append(out)
-            plains.append(plain)
+            ratios.append(out / plain)
+            typicals.append(out / typical)
             print(f"round {n}: relay {relay:,.0f} jobs/s, perform_bulk to Redis "
                   f"{direct:,.0f} jobs/s ({relay / direct:.2f}x); outbox perform_async "
-                  f"{out:.1f} us/call, plain INSERT {plain:.1f} us ({out / plain:.2f}x). "
+                  f"{out:.1f} us/call, driver INSERT {plain:.1f} us ({out / plain:.2f}x), "
+                  f"session.execute(text) INSERT {typical:.1f} us ({out / typical:.2f}x). "
                   f"{_load()}")
         relay, direct = statistics.median(relays), statistics.median(directs)
-        out, plain = statistics.median(outs), statistics.median(plains)
         print(f"median: relay {relay:,.0f} jobs/s (target >= 20,000), direct push "
-              f"{direct:,.0f} jobs/s ({relay / direct:.2f}x); outbox perform_async {out:.1f} "
-              f"us vs plain INSERT {plain:.1f} us = {out / plain:.2f}x (target <= 1.3x). "
-              f"{_load()}")
+              f"{direct:,.0f} jobs/s; outbox perform_async / driver INSERT "
+              f"{statistics.median(ratios):.2f}x (target <= 1.3x), / session.execute(text) "
+              f"INSERT {statistics.median(typicals):.2f}x. {_load()}")
     finally:
         engine.dispose()
         r = redis.Redis.from_url(REDIS)

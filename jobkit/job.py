@@ -145,7 +145,8 @@ class Job:
         """Per-call options: ``MyJob.set(queue="low", retry=5).perform_async(1)``;
         ``after_commit=``/``outbox=`` tie the enqueue to a database transaction."""
         route = routing.route_of(cls.name, overrides)
-        return Enqueuer(cls, cls._options.with_overrides(cls.name, overrides), route)
+        options = cls._options.with_overrides(cls.name, overrides) if overrides else cls._options
+        return Enqueuer(cls, options, route)
 
     @classmethod
     def perform_async(cls, *args: Any, **kwargs: Any) -> str | None:

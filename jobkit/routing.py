@@ -58,21 +58,36 @@ def route_of(owner: str, overrides: dict[str, Any]) -> Route | None:
 def sqlalchemy_kind(value: Any) -> str | None:
     """``"session"``, ``"connection"``, ``"async_session"``, ``"async_connection"`` for
     SQLAlchemy objects, else None (without importing SQLAlchemy when the app has not)."""
-    if "sqlalchemy" not in sys.modules or not type(value).__module__.startswith("sqlalchemy"):
+    cls = type(value)
+    kind = _KINDS.get(cls, _UNSEEN)
+    if kind is _UNSEEN:
+        kind = _kind_of(cls)
+        # Cached by type: set() runs once per enqueue, on the hot path of the outbox.
+        if len(_KINDS) < 256:
+            _KINDS[cls] = kind
+    return kind  # type: ignore[return-value]
+
+
+_UNSEEN = object()
+_KINDS: dict[type, object] = {}
+
+
+def _kind_of(cls: type) -> str | None:
+    if "sqlalchemy" not in sys.modules or not cls.__module__.startswith("sqlalchemy"):
         return None
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
-    if isinstance(value, Session):
+    if issubclass(cls, Session):
         return "session"
-    if isinstance(value, Connection):
+    if issubclass(cls, Connection):
         return "connection"
     if "sqlalchemy.ext.asyncio" in sys.modules:
         from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-        if isinstance(value, AsyncSession):
+        if issubclass(cls, AsyncSession):
             return "async_session"
-        if isinstance(value, AsyncConnection):
+        if issubclass(cls, AsyncConnection):
             return "async_connection"
     return None
 
@@ -109,7 +124,7 @@ def _outbox(owner: str, value: Any) -> Route:
     if kind is not None:
         from .outbox.writer import SqlAlchemyOutbox
 
-        return SqlAlchemyOutbox(value)
+        return SqlAlchemyOutbox(value, kind)
     if value is True or (isinstance(value, str) and value):
         from .outbox.writer import DjangoOutbox
 

@@ -37,7 +37,7 @@ class _Writer:
         self, client: Client, job: type[Job], args: Sequence[Any], options: JobOptions,
         *, at: float | None = None,
     ) -> str | None:
-        ready = aftercommit.prepare(client, job, args, options, at)
+        ready = client.prepare(job, args, options, at=at)
         if ready is None:
             return None
         self.write([row_of(ready)])
@@ -57,22 +57,20 @@ class _Writer:
 class SqlAlchemyOutbox(_Writer):
     """Writes rows through a SQLAlchemy Session or Connection (its current transaction)."""
 
-    def __init__(self, target: Any) -> None:
-        from sqlalchemy.orm import Session
-
+    def __init__(self, target: Any, kind: str) -> None:
         self.target = target
-        self._session = isinstance(target, Session)
+        self._session = kind == "session"
 
     def write(self, rows: list[Row]) -> None:
         # The session's current connection (it may change between transactions), then
         # the driver's SQL with SQLAlchemy's events still firing: no compile per call.
         conn = self.target.connection() if self._session else self.target
         style = conn.dialect.paramstyle
-        params: list[Any] = (
-            [dict(zip(schema.COLUMNS, row, strict=True)) for row in rows]
-            if style in ("named", "pyformat_named") else list(rows)
-        )
-        conn.exec_driver_sql(driver_insert(style), params[0] if len(params) == 1 else params)
+        if style == "named":
+            named = [dict(zip(schema.COLUMNS, row, strict=True)) for row in rows]
+            conn.exec_driver_sql(driver_insert(style), named[0] if len(named) == 1 else named)
+        else:
+            conn.exec_driver_sql(driver_insert(style), rows[0] if len(rows) == 1 else rows)
 
 
 def driver_insert(paramstyle: str) -> str:
