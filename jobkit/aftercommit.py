@@ -13,16 +13,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
 from .client import Client, Ready
-from .errors import ArgumentError
-
-if TYPE_CHECKING:
-    from .job import Job
-    from .options import JobOptions
 
 log = logging.getLogger("jobkit.aftercommit")
 
@@ -46,31 +41,6 @@ def pending_after_commit() -> list[dict[str, Any]]:
     found = [ready for source in _providers for _, ready in source()]
     found.sort(key=lambda r: float(r.payload.get("created_at", 0.0)))
     return [dict(r.payload) for r in found]
-
-
-def prepare(
-    client: Client, job: type[Job], args: Sequence[Any], options: JobOptions,
-    at: float | None,
-) -> Ready | None:
-    """The checks and client middleware run now, where the enqueue is written."""
-    return client.prepare(job, args, options, at=at)
-
-
-def prepare_bulk(
-    client: Client, job: type[Job], args_list: Iterable[Sequence[Any]], options: JobOptions
-) -> list[Ready | None]:
-    """:func:`prepare` for each argument list; the error names the bad list's index."""
-    if isinstance(args_list, str | bytes) or not isinstance(args_list, Iterable):
-        raise ArgumentError(f"args_list={args_list!r} must be a list of argument lists")
-    out: list[Ready | None] = []
-    for i, args in enumerate(args_list):
-        if isinstance(args, str | bytes) or not isinstance(args, Sequence):
-            raise ArgumentError(f"args_list[{i}]={args!r} must be a list of arguments")
-        try:
-            out.append(client.prepare(job, args, options))
-        except ArgumentError as e:
-            raise ArgumentError(f"args_list[{i}]: {e}") from e
-    return out
 
 
 def deliver(items: Sequence[Item]) -> None:

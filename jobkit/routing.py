@@ -10,10 +10,10 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import JobDefinitionError
+from .errors import ArgumentError, JobDefinitionError
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .client import Client, Ready
     from .job import Job
     from .options import JobOptions
 
@@ -37,6 +37,46 @@ class Route(Protocol):
         options: JobOptions,
     ) -> list[str | None]:
         """Enqueue one job per argument list."""
+
+
+class PreparedRoute:
+    """A route that checks each job and runs the client middleware at the call, then hands
+    the prepared jobs to :meth:`send` (a commit hook, an outbox INSERT)."""
+
+    def send(self, client: Client, ready: list[Ready]) -> None:
+        """Take over jobs checked and through the middleware."""
+        raise NotImplementedError
+
+    def enqueue(
+        self, client: Client, job: type[Job], args: Sequence[Any], options: JobOptions,
+        *, at: float | None = None,
+    ) -> str | None:
+        """Enqueue one job; its jid, None if a middleware dropped it."""
+        ready = client.prepare(job, args, options, at=at)
+        if ready is None:
+            return None
+        self.send(client, [ready])
+        return str(ready.payload["jid"])
+
+    def enqueue_bulk(
+        self, client: Client, job: type[Job], args_list: Iterable[Sequence[Any]],
+        options: JobOptions,
+    ) -> list[str | None]:
+        """Enqueue one job per argument list; the error names a bad list's index."""
+        if isinstance(args_list, str | bytes) or not isinstance(args_list, Iterable):
+            raise ArgumentError(f"args_list={args_list!r} must be a list of argument lists")
+        prepared: list[Ready | None] = []
+        for i, args in enumerate(args_list):
+            if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+                raise ArgumentError(f"args_list[{i}]={args!r} must be a list of arguments")
+            try:
+                prepared.append(client.prepare(job, args, options))
+            except ArgumentError as e:
+                raise ArgumentError(f"args_list[{i}]: {e}") from e
+        kept = [r for r in prepared if r is not None]
+        if kept:
+            self.send(client, kept)
+        return [None if r is None else str(r.payload["jid"]) for r in prepared]
 
 
 def route_of(owner: str, overrides: dict[str, Any]) -> Route | None:

@@ -6,18 +6,15 @@ what the relay pushes later, with the same jid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .. import aftercommit
 from ..client import Ready
 from ..payload import encode
+from ..routing import PreparedRoute
 from . import schema
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..job import Job
-    from ..options import JobOptions
 
 Row = tuple[str, str, str, float | None, int | None, float]
 
@@ -29,29 +26,12 @@ def row_of(ready: Ready) -> Row:
             ready.unique_ttl_ms, float(p["created_at"]))
 
 
-class _Writer:
+class _Writer(PreparedRoute):
     def write(self, rows: list[Row]) -> None:
         raise NotImplementedError
 
-    def enqueue(
-        self, client: Client, job: type[Job], args: Sequence[Any], options: JobOptions,
-        *, at: float | None = None,
-    ) -> str | None:
-        ready = client.prepare(job, args, options, at=at)
-        if ready is None:
-            return None
-        self.write([row_of(ready)])
-        return str(ready.payload["jid"])
-
-    def enqueue_bulk(
-        self, client: Client, job: type[Job], args_list: Iterable[Sequence[Any]],
-        options: JobOptions,
-    ) -> list[str | None]:
-        prepared = aftercommit.prepare_bulk(client, job, args_list, options)
-        rows = [row_of(r) for r in prepared if r is not None]
-        if rows:
-            self.write(rows)
-        return [None if r is None else str(r.payload["jid"]) for r in prepared]
+    def send(self, client: Client, ready: list[Ready]) -> None:
+        self.write([row_of(r) for r in ready])
 
 
 class SqlAlchemyOutbox(_Writer):

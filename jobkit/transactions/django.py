@@ -4,17 +4,16 @@ and runs it at once outside ``atomic()``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .. import aftercommit
 from ..aftercommit import Item
 from ..errors import JobDefinitionError
+from ..routing import PreparedRoute
 
 if TYPE_CHECKING:
-    from ..client import Client
-    from ..job import Job
-    from ..options import JobOptions
+    from ..client import Client, Ready
 
 
 def database_alias(owner: str, option: str, value: Any) -> str:
@@ -62,32 +61,14 @@ def _pending() -> Iterator[Item]:
                 yield from func.items
 
 
-class DjangoAfterCommit:
+class DjangoAfterCommit(PreparedRoute):
     """The route of ``set(after_commit=True | alias)``."""
 
     def __init__(self, owner: str, option: str, value: Any) -> None:
         self.using = database_alias(owner, option, value)
         aftercommit.add_pending_source(_pending)
 
-    def enqueue(
-        self, client: Client, job: type[Job], args: Sequence[Any], options: JobOptions,
-        *, at: float | None = None,
-    ) -> str | None:
-        ready = aftercommit.prepare(client, job, args, options, at)
-        if ready is None:
-            return None
-        self._defer([(client, ready)])
-        return str(ready.payload["jid"])
-
-    def enqueue_bulk(
-        self, client: Client, job: type[Job], args_list: Iterable[Sequence[Any]],
-        options: JobOptions,
-    ) -> list[str | None]:
-        prepared = aftercommit.prepare_bulk(client, job, args_list, options)
-        self._defer([(client, r) for r in prepared if r is not None])
-        return [None if r is None else str(r.payload["jid"]) for r in prepared]
-
-    def _defer(self, items: list[Item]) -> None:
+    def send(self, client: Client, ready: list[Ready]) -> None:
         from django.db import transaction
 
-        transaction.on_commit(_Push(items), using=self.using)
+        transaction.on_commit(_Push([(client, r) for r in ready]), using=self.using)

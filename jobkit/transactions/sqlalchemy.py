@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -19,11 +19,10 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from .. import aftercommit
 from ..aftercommit import Item
+from ..routing import PreparedRoute
 
 if TYPE_CHECKING:
-    from ..client import Client
-    from ..job import Job
-    from ..options import JobOptions
+    from ..client import Client, Ready
 
 _lock = threading.Lock()
 
@@ -32,16 +31,25 @@ class _SessionJobs:
     """The jobs of one session's open transactions."""
 
     def __init__(self, session: Session) -> None:
+        # Weak: the tracker lives in a WeakKeyDictionary keyed by this very session.
+        self._session = weakref.ref(session)
         self.by_transaction: dict[SessionTransaction, list[Item]] = {}
         self.committed: set[SessionTransaction] = set()
         event.listen(session, "after_commit", self._after_commit)
         event.listen(session, "after_transaction_end", self._after_end)
 
+    @property
+    def session(self) -> Session:
+        session = self._session()
+        assert session is not None
+        return session
+
     def items(self) -> Iterator[Item]:
         for items in list(self.by_transaction.values()):
             yield from items
 
-    def add(self, session: Session, items: Sequence[Item]) -> None:
+    def add(self, items: Sequence[Item]) -> None:
+        session = self.session
         current = session.get_nested_transaction() or session.get_transaction()
         assert current is not None
         self.by_transaction.setdefault(current, []).extend(items)
@@ -157,47 +165,24 @@ def _sync(target: Any, kind: str) -> Session | Connection:
     return target  # type: ignore[no-any-return]
 
 
-class AfterCommit:
+class AfterCommit(PreparedRoute):
     """The route of ``set(after_commit=...)`` for one SQLAlchemy session or connection."""
 
     def __init__(self, target: Any, kind: str) -> None:
         self.target = _sync(target, kind)
 
-    def enqueue(
-        self, client: Client, job: type[Job], args: Sequence[Any], options: JobOptions,
-        *, at: float | None = None,
-    ) -> str | None:
-        ready = aftercommit.prepare(client, job, args, options, at)
-        if ready is None:
-            return None
-        self._defer([(client, ready)])
-        return str(ready.payload["jid"])
-
-    def enqueue_bulk(
-        self, client: Client, job: type[Job], args_list: Iterable[Sequence[Any]],
-        options: JobOptions,
-    ) -> list[str | None]:
-        prepared = aftercommit.prepare_bulk(client, job, args_list, options)
-        self._defer([(client, r) for r in prepared if r is not None])
-        return [None if r is None else str(r.payload["jid"]) for r in prepared]
-
-    def _defer(self, items: list[Item]) -> None:
+    def send(self, client: Client, ready: list[Ready]) -> None:
+        items = [(client, r) for r in ready]
         target = self.target
-        if isinstance(target, Session):
-            if not target.in_transaction():
-                aftercommit.deliver(items)
-                return
-            with _lock:
-                tracker = _sessions.get(target)
-                if tracker is None:
-                    tracker = _sessions[target] = _SessionJobs(target)
-            tracker.add(target, items)
-            return
         if not target.in_transaction():
             aftercommit.deliver(items)
             return
+        tracker: _SessionJobs | _ConnectionJobs
         with _lock:
-            conn_tracker = _connections.get(target)
-            if conn_tracker is None:
-                conn_tracker = _connections[target] = _ConnectionJobs(target)
-        conn_tracker.add(items)
+            if isinstance(target, Session):
+                tracker = _sessions.get(target) or _sessions.setdefault(
+                    target, _SessionJobs(target))
+            else:
+                tracker = _connections.get(target) or _connections.setdefault(
+                    target, _ConnectionJobs(target))
+        tracker.add(items)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis
@@ -48,3 +49,12 @@ def scheduled(settings: jobkit.Settings) -> list[tuple[dict[str, Any], float]]:
     finally:
         r.close()
     return [(json.loads(raw), score) for raw, score in items]
+
+
+def wait_for(condition: Any, timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds (an AssertionError after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 import jobkit
 from jobkit import aftercommit
 from tests.outbox.databases import Database
-from tests.outbox.jobs import ChargeOrderJob, UniqueChargeJob, queued, queued_args, scheduled
+from tests.outbox.jobs import (
+    ChargeOrderJob,
+    UniqueChargeJob,
+    queued,
+    queued_args,
+    scheduled,
+    wait_for,
+)
 
 
 def _order(conn: Any, order_id: int) -> None:
@@ -219,7 +226,7 @@ def test_push_failing_after_commit_is_retried_until_redis_is_back(
         # The commit succeeded although Redis is down; the push waits in the retrier.
         assert aftercommit.retrier().waiting >= 1
         redis_server.start()
-        _wait_for(lambda: aftercommit.retrier().waiting == 0)
+        wait_for(lambda: aftercommit.retrier().waiting == 0)
         assert queued_args(settings) == [1]
     finally:
         jobkit.configure(previous)
@@ -236,19 +243,11 @@ def test_push_that_keeps_failing_is_logged_as_lost_with_its_payload(
     retrier = aftercommit.Retrier(retry_for=0.3)
     with caplog.at_level(logging.ERROR, "jobkit.aftercommit"):
         retrier.add([(client, ready)])
-        _wait_for(lambda: retrier.waiting == 0)
+        wait_for(lambda: retrier.waiting == 0)
     assert [p["jid"] for p in retrier.lost] == [ready.payload["jid"]]
     assert "LOST" in caplog.text and ready.payload["jid"] in caplog.text
 
 
-def _wait_for(condition: Any, timeout: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def test_import_jobkit_imports_no_database_library() -> None:

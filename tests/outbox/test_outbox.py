@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 import jobkit
 from jobkit.outbox.relay import Relay, status
 from tests.outbox.databases import Database, RedisServer
-from tests.outbox.jobs import ChargeOrderJob, UniqueChargeJob, queued, queued_args, scheduled
+from tests.outbox.jobs import (
+    ChargeOrderJob,
+    UniqueChargeJob,
+    queued,
+    queued_args,
+    scheduled,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +94,7 @@ def test_outbox_with_redis_stopped_at_commit_delivers_every_committed_job(
         time.sleep(0.3)  # the relay is failing against the stopped Redis meanwhile
         assert db.count_outbox() == 20
         redis_server.start()
-        _wait_for(lambda: db.count_outbox() == 0)
+        wait_for(lambda: db.count_outbox() == 0)
         relay.stop()
     finally:
         jobkit.configure(jobkit.Settings())
@@ -147,13 +154,13 @@ def test_relay_sigkilled_mid_batch_loses_nothing_and_repushes_at_most_that_batch
         # A first job, so the relay's Redis connection is open before Redis sleeps.
         with Session(db.engine) as session, session.begin():
             first = ChargeOrderJob.set(outbox=session).perform_async(-1)
-        _wait_for(lambda: r.llen(queue) == 1)
+        wait_for(lambda: r.llen(queue) == 1)
         sleeper.start()
         time.sleep(0.2)
         with Session(db.engine) as session, session.begin():
             jids = ChargeOrderJob.set(outbox=session).perform_bulk(
                 [[i] for i in range(total)])
-        _wait_for(lambda: _locked_by_relay(db) > 0, timeout=5)
+        wait_for(lambda: _locked_by_relay(db) > 0, timeout=5)
         time.sleep(0.3)  # the MULTI is on its way to the sleeping server
         relay.send_signal(signal.SIGKILL)
         relay.wait(10)
@@ -216,13 +223,13 @@ def test_idle_relay_on_postgresql_wakes_on_notify_not_on_its_poll(
     relay = _relay(db, real_settings, poll_interval=30.0)
     relay.start()
     try:
-        _wait_for(lambda: relay._listener is not None)
+        wait_for(lambda: relay._listener is not None)
         time.sleep(0.2)  # idle: waiting on the notification now
         with Session(db.engine) as session, session.begin():
             ChargeOrderJob.set(outbox=session).perform_async(1)
         committed = time.monotonic()
         # A 30 s poll cannot explain a pickup within 10 s: the NOTIFY woke the relay.
-        _wait_for(lambda: queued_args(real_settings) == [1], timeout=10)
+        wait_for(lambda: queued_args(real_settings) == [1], timeout=10)
         print(f"\npicked up {time.monotonic() - committed:.3f} s after commit")
     finally:
         relay.stop()
@@ -268,7 +275,7 @@ def test_cli_creates_the_table_and_relays_inside_the_worker(
          "--outbox-url", db.url, "--poll-interval", "0.1"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_for(lambda: marker.exists() and len(marker.read_text().split()) == 3)
+        wait_for(lambda: marker.exists() and len(marker.read_text().split()) == 3)
     finally:
         worker.terminate()
         _, err = worker.communicate(timeout=30)
@@ -298,9 +305,3 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
                           text=True, cwd=ROOT, timeout=60, env={**os.environ, **(env or {})})
 
 
-def _wait_for(condition: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
