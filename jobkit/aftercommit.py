@@ -44,7 +44,12 @@ def pending_after_commit() -> list[dict[str, Any]]:
 
 
 def deliver(items: Sequence[Item]) -> None:
-    """Push jobs whose transaction committed; those Redis refuses go to the retrier."""
+    """Push jobs whose transaction committed; those Redis refuses go to the retrier.
+
+    Another error (a client middleware's ``after_push``, a failing job in the plugin's
+    inline mode) does not stop the others: it is raised once all were pushed.
+    """
+    failure: BaseException | None = None
     for n, (client, ready) in enumerate(items):
         try:
             client.push_ready(ready)
@@ -52,7 +57,11 @@ def deliver(items: Sequence[Item]) -> None:
             log.warning("after-commit push failed (%s); retrying %d job(s) for up to %.0f s",
                         e, len(items) - n, RETRY_FOR)
             retrier().add(items[n:])
-            return
+            break
+        except Exception as e:
+            failure = failure or e
+    if failure is not None:
+        raise failure
 
 
 class Retrier:

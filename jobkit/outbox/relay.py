@@ -202,7 +202,8 @@ class Relay:
         while not self._stop.is_set():
             try:
                 self._listen()
-                moved = self.relay_batch()
+                if self.relay_batch() < self.batch_size:
+                    self._wait()
                 backoff = 0.0
             except retried as e:
                 backoff = min(5.0, max(0.1, backoff * 2))
@@ -211,9 +212,6 @@ class Relay:
                 if not isinstance(e, redis.RedisError):
                     self._close_connection()
                 self._stop.wait(backoff)
-                continue
-            if moved < self.batch_size:
-                self._wait()
         self._close_connection()
 
     def _listen(self) -> None:

@@ -303,3 +303,18 @@ print(jid)
     assert len(jid) == 24, out.stderr
     assert "after-commit job LOST (the process exited before Redis came back)" in out.stderr
     assert f'"jid":"{jid}"' in out.stderr and '"args":[42]' in out.stderr
+
+
+def test_a_failing_after_push_hook_does_not_stop_the_other_pushes(
+    db: Database, real_settings: jobkit.Settings
+) -> None:
+    class Refuse(jobkit.ClientMiddleware):
+        def after_push(self, payload: dict[str, Any]) -> None:
+            if payload["args"] == [1]:
+                raise RuntimeError("metrics backend down")
+
+    jobkit.configure(real_settings.replace(client_middleware=[Refuse()]))
+    with pytest.raises(RuntimeError, match="metrics backend down"), \
+            Session(db.engine) as session, session.begin():
+        ChargeOrderJob.set(after_commit=session).perform_bulk([[1], [2], [3]])
+    assert queued_args(real_settings) == [1, 2, 3]
