@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ops.add_commands(sub, _add_redis_options, _parser)
     web_cli.add_command(sub, _add_redis_options, _parser)
-    outbox_cli.add_commands(sub, _add_redis_options)
+    outbox_cli.add_commands(sub, _add_redis_options, _parser)
     c = _parser(sub, "completion", "print a shell completion script",
                 "Print the completion script for your shell.",
                 "examples:\n  jobkit completion bash > ~/.local/share/bash-completion/"

@@ -83,12 +83,12 @@ def _shown(url: str) -> str:
     return str(Database.from_url(url))
 
 
-def _relay_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--batch-size", type=int, default=1000,
-                   help="rows per transaction and Redis MULTI (default: 1000)")
-    p.add_argument("--poll-interval", type=float, default=0.5,
-                   help="seconds between polls when idle (PostgreSQL wakes on NOTIFY; "
-                        "default: 0.5)")
+def _relay_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument(f"--{prefix}batch-size", dest="batch_size", type=int, default=1000,
+                   help="outbox rows per transaction and Redis MULTI (default: 1000)")
+    p.add_argument(f"--{prefix}poll-interval", dest="poll_interval", type=float, default=0.5,
+                   help="seconds between outbox polls when idle (PostgreSQL wakes on "
+                        "NOTIFY; default: 0.5)")
 
 
 def _with_relay(run_worker: Callable[[argparse.Namespace], int]) -> Callable[
@@ -110,22 +110,39 @@ def _with_relay(run_worker: Callable[[argparse.Namespace], int]) -> Callable[
     return run
 
 
-def add_commands(sub: Any, add_redis_options: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_commands(
+    sub: Any,
+    add_redis_options: Callable[[argparse.ArgumentParser], None],
+    make_parser: Callable[..., argparse.ArgumentParser],
+) -> None:
     """Register ``outbox`` and the worker's ``--outbox-url`` on the ``jobkit`` parser."""
     worker = sub.choices["worker"]
     worker.add_argument("--outbox-url", metavar="URL",
                         help="also relay the jobkit_outbox table of this database to Redis")
-    _relay_options(worker)
+    _relay_options(worker, "outbox-")
     worker.set_defaults(func=_with_relay(worker.get_default("func")))
 
-    outbox = sub.add_parser("outbox", help="the transactional outbox table and its relay")
+    outbox = make_parser(
+        sub, "outbox", "the transactional outbox table and its relay",
+        "Jobs enqueued with Job.set(outbox=session) are rows of the jobkit_outbox table,\n"
+        "committed with the application's transaction; a relay moves them to Redis.",
+        "examples:\n  jobkit outbox create-table --database-url postgresql://app@db/shop\n"
+        "  jobkit outbox relay --database-url postgresql://app@db/shop\n"
+        "  jobkit outbox status --database-url sqlite:///shop.db")
     commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="COMMAND")
-    for name, func, text in (
-        ("create-table", cmd_create_table, "create the jobkit_outbox table"),
-        ("relay", cmd_relay, "move outbox rows to Redis until stopped"),
-        ("status", cmd_status, "rows waiting in the outbox and the oldest's age"),
+    url = "postgresql://app@db/shop"
+    for name, func, text, examples in (
+        ("create-table", cmd_create_table, "create the jobkit_outbox table (idempotent)",
+         [f"jobkit outbox create-table --database-url {url}"]),
+        ("relay", cmd_relay, "move outbox rows to Redis until stopped",
+         [f"jobkit outbox relay --database-url {url} --redis-url redis://cache:6379/0",
+          "JOBKIT_OUTBOX_URL=mysql://root@db/shop jobkit outbox relay --batch-size 500"]),
+        ("status", cmd_status, "rows waiting in the outbox and the oldest's age",
+         [f"jobkit outbox status --database-url {url}",
+          "jobkit outbox status --database-url sqlite:///shop.db --json"]),
     ):
-        p = commands.add_parser(name, help=text)
+        p = make_parser(commands, name, text, "",
+                        "examples:\n" + "\n".join(f"  {e}" for e in examples))
         p.add_argument("--database-url", metavar="URL",
                        help="the application's database (default: $JOBKIT_OUTBOX_URL)")
         if name == "relay":

@@ -169,7 +169,8 @@ def test_django_project_enqueues_after_commit_and_through_the_outbox(
     assert [p["args"] for p in queued(settings)] == [[order_id]]
 
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "jobkit_worker", "-c", "2", "--poll-interval", "0.1"],
+        [sys.executable, "manage.py", "jobkit_worker", "-c", "2",
+         "--outbox-poll-interval", "0.1"],
         cwd=path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

@@ -272,7 +272,7 @@ def test_cli_creates_the_table_and_relays_inside_the_worker(
     worker = subprocess.Popen(
         [sys.executable, "-m", "jobkit", "worker", "-r", str(tmp_path / "outbox_jobs.py"),
          "--redis-url", real_settings.redis_url, "--namespace", real_settings.namespace,
-         "--outbox-url", db.url, "--poll-interval", "0.1"],
+         "--outbox-url", db.url, "--outbox-poll-interval", "0.1"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: marker.exists() and len(marker.read_text().split()) == 3)
