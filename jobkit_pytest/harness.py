@@ -255,6 +255,16 @@ class Harness:
             for p in jobkit.pending_after_commit()
         ]
 
+    def relay_outbox(self, database_url: str, *, batch_size: int = 1000) -> int:
+        """Move every row of the ``jobkit_outbox`` table at ``database_url`` (e.g.
+        ``sqlite:///…``) into this test's Redis, as the relay does; the number moved. The
+        jobs then wait like any others: assert or ``drain()`` them."""
+        from jobkit.outbox.relay import Relay
+
+        client = jobkit.Client(self.settings, connection=self.backend.redis)
+        with Relay(database_url, client, batch_size=batch_size) as relay:
+            return relay.drain()
+
     def assert_job_options(self, job: Any, **expected: Any) -> None:
         """Assert a job class's options: ``assert_job_options(Job, queue="critical", retry=3)``.
 

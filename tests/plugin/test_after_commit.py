@@ -88,6 +88,21 @@ def test_pending_job_fails_the_assertion_with_the_hint(jobkit):
         jobkit.assert_enqueued(ShipOrderJob, 4)
 
 
+def test_outbox_rows_are_relayed_into_the_test_and_drained(jobkit, tmp_path):
+    from jobkit.outbox.relay import create_table
+
+    url = f"sqlite:///{tmp_path}/shop.db"
+    create_table(url)
+    with Session(ENGINE) as session, session.begin():
+        session.execute(text("INSERT INTO orders VALUES (5, 'pen')"))
+        ShipOrderJob.set(outbox=session).perform_async(5)
+    jobkit.assert_not_enqueued(ShipOrderJob)
+    assert jobkit.relay_outbox(url) == 1
+    jobkit.assert_enqueued(ShipOrderJob, 5)
+    assert jobkit.drain().performed == 1
+    assert SHIPPED == ["pen"]
+
+
 def jobkit_module():
     import jobkit as module
 
@@ -97,7 +112,7 @@ def jobkit_module():
 
 def test_after_commit_jobs_under_the_plugin(inner: Inner, backend: Backend) -> None:
     result = inner.run(AFTER_COMMIT, backend=backend)
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines([
         "*expected test_inner.ShipOrderJob(4) to be enqueued, but it was enqueued after "
         "commit — the transaction has not committed*",
