@@ -120,22 +120,19 @@ def test_connection_job_is_pushed_after_commit_dropped_on_rollback_and_savepoint
         assert conn.execute(text("SELECT COUNT(*) FROM orders")).scalar_one() == 1
 
 
+# Only PostgreSQL has deferred constraints, to make a COMMIT itself fail.
+@pytest.mark.parametrize("module_database", ["postgresql"], indirect=True)
 def test_connection_failed_commit_pushes_nothing(
     db: Database, real_settings: jobkit.Settings
 ) -> None:
-    if db.kind == "sqlite":
-        pytest.skip("SQLite checks constraints at each statement, not at commit")
     with db.engine.connect() as conn:
-        if db.kind == "postgresql":
-            conn.execute(text("CREATE TABLE deferred_check (id INTEGER PRIMARY KEY "
-                              "REFERENCES orders (id) DEFERRABLE INITIALLY DEFERRED)"))
+        conn.execute(text("CREATE TABLE deferred_check (id INTEGER PRIMARY KEY "
+                          "REFERENCES orders (id) DEFERRABLE INITIALLY DEFERRED)"))
+        conn.commit()
+        conn.execute(text("INSERT INTO deferred_check (id) VALUES (99)"))
+        ChargeOrderJob.set(after_commit=conn).perform_async(99)
+        with pytest.raises(Exception, match="foreign key"):
             conn.commit()
-            conn.execute(text("INSERT INTO deferred_check (id) VALUES (99)"))
-            ChargeOrderJob.set(after_commit=conn).perform_async(99)
-            with pytest.raises(Exception, match="foreign key"):
-                conn.commit()
-        else:
-            pytest.skip("MariaDB has no deferred constraints to fail a commit with")
     assert queued_args(real_settings) == []
 
 
@@ -159,11 +156,11 @@ def test_bad_arguments_fail_at_the_call_not_at_commit(
         assert jobkit.pending_after_commit() == []
 
 
+# Async drivers: psycopg's for PostgreSQL, aiosqlite for SQLite.
+@pytest.mark.parametrize("module_database", ["postgresql", "sqlite"], indirect=True)
 def test_async_session_job_is_pushed_on_commit_and_dropped_on_rollback(
     db: Database, real_settings: jobkit.Settings
 ) -> None:
-    if db.kind == "mysql":
-        pytest.skip("the async test runs on PostgreSQL (psycopg) and SQLite (aiosqlite)")
     from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
     url = db.sa_url.replace("sqlite://", "sqlite+aiosqlite://")

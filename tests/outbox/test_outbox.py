@@ -215,11 +215,10 @@ def _locked_by_relay(db: Database) -> int:
     return int(total) - free
 
 
+@pytest.mark.parametrize("module_database", ["postgresql"], indirect=True)
 def test_idle_relay_on_postgresql_wakes_on_notify_not_on_its_poll(
     db: Database, real_settings: jobkit.Settings
 ) -> None:
-    if db.kind != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; the others poll")
     relay = _relay(db, real_settings, poll_interval=30.0)
     relay.start()
     try:
