@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -86,10 +86,12 @@ class _ConnectionJobs:
     def __init__(self, conn: Connection) -> None:
         # One frame for the root and one per savepoint already open when we start watching.
         self.frames: list[list[Item]] = [[] for _ in range(1 + _savepoint_depth(conn))]
-        for name, fn in (("commit", self._commit), ("rollback", self._rollback),
-                         ("savepoint", self._savepoint),
-                         ("rollback_savepoint", self._rollback_savepoint),
-                         ("release_savepoint", self._release_savepoint)):
+        hooks: list[tuple[str, Callable[..., None]]] = [
+            ("commit", self._commit), ("rollback", self._rollback),
+            ("savepoint", self._savepoint), ("rollback_savepoint", self._rollback_savepoint),
+            ("release_savepoint", self._release_savepoint),
+        ]
+        for name, fn in hooks:
             event.listen(conn, name, fn)
 
     def items(self) -> Iterator[Item]:
