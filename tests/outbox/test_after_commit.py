@@ -152,7 +152,7 @@ def test_bad_arguments_fail_at_the_call_not_at_commit(
 ) -> None:
     with Session(db.engine) as session, session.begin():
         with pytest.raises(jobkit.ArgumentError, match="takes 1 argument"):
-            ChargeOrderJob.set(after_commit=session).perform_async(1, 2)
+            ChargeOrderJob.set(after_commit=session).perform_async(1, 2)  # noqa: JK104
         assert jobkit.pending_after_commit() == []
 
 
