@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -13,11 +14,13 @@ from jobkit_lint.finding import PARSE_ERROR, Finding
 from jobkit_lint.index import ProjectIndex
 from jobkit_lint.positions import PositionMap
 from jobkit_lint.registry import code_enabled, select_rules
-from jobkit_lint.rule import Rule
+from jobkit_lint.rule import Rule, Violation
 from jobkit_lint.summary import ModuleSummary, summarize
 from jobkit_lint.suppressions import apply_suppressions, find_suppressions
 
 __all__ = ["ParsedModule", "lint_parsed", "lint_source", "parse"]
+
+_POSITION_PREFIX = re.compile(r"^parser error: error at \d+:\d+: ")
 
 
 @dataclass
@@ -37,7 +40,8 @@ def parse(path: str, source: str, *, module: str, is_package: bool) -> ParsedMod
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as e:
-        message = f"cannot parse: {e.message}"
+        # The native parser's message repeats a position of its own; the finding has one.
+        message = f"cannot parse: {_POSITION_PREFIX.sub('', e.message)}"
         error = Finding(path, e.raw_line, e.raw_column + 1, e.raw_line, e.raw_column + 1,
                         code, name, message)
         return ParsedModule(path, source, None, ModuleSummary(module, is_package), error)
@@ -61,22 +65,38 @@ def lint_parsed(
         enabled = code_enabled(parsed.error.code, ignore)
         return [parsed.error] if enabled else []
     facts = analyze(parsed.tree, parsed.summary.resolver(), index, parsed.summary.jobs)
-    violations = [(rule, v) for rule in rules for v in rule().check(facts)]
-    suppressions = (
-        find_suppressions(parsed.source) if violations or warn_unused_ignores else []
-    )
-    if not violations and not suppressions:
+    violations = _unique((rule, v) for rule in rules for v in rule().check(facts))
+    wants_suppressions = bool(violations) or warn_unused_ignores
+    if not wants_suppressions:
         return []
-    positions = PositionMap(parsed.source, parsed.tree, facts.ordinals) if violations else None
-    findings: set[Finding] = set()
-    for rule, violation in violations:
-        assert positions is not None
-        span = positions.span(violation.node, violation.anchor)
-        findings.add(Finding(parsed.path, *span, rule.CODE, rule.NAME,
-                             violation.message or rule.MESSAGE))
+    nodes = [v.node for _rule, v in violations]
+    if "jobkit-lint:" in parsed.source:
+        positions, blocks = PositionMap.with_blocks(parsed.source, parsed.tree, nodes)
+    else:
+        positions, blocks = PositionMap(parsed.source, parsed.tree, nodes), []
+    suppressions = find_suppressions(parsed.source, blocks)
+    findings = [
+        Finding(parsed.path, *positions.span(v.node), rule.CODE, rule.NAME,
+                v.message or rule.MESSAGE)
+        for rule, v in violations
+    ]
     kept = apply_suppressions(sorted(findings), suppressions, path=parsed.path,
                               warn_unused=warn_unused_ignores and code_enabled("JK001", ignore))
     return sorted(kept)
+
+
+def _unique(
+    violations: Iterable[tuple[type[Rule], Violation]],
+) -> list[tuple[type[Rule], Violation]]:
+    """Drop a rule's repeated report of the same node; two nodes at one place both count."""
+    seen: set[tuple[str, int, str | None]] = set()
+    kept = []
+    for rule, violation in violations:
+        key = (rule.CODE, id(violation.node), violation.message)
+        if key not in seen:
+            seen.add(key)
+            kept.append((rule, violation))
+    return kept
 
 
 def lint_source(

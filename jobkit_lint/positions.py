@@ -1,31 +1,36 @@
-"""Line/column spans for violations, computed with `ast` only for files that have findings.
+"""Line/column spans of libcst nodes, from one cheap code generation of the module.
 
-libcst's PositionProvider re-generates the whole module and costs several times a parse.
-Instead the walker numbers every call, def, class and except handler in source order, and
-the n-th such libcst node is matched with the n-th `ast` node of the same kind.
+libcst's `PositionProvider` tracks the line and column after every token of every node, which
+costs about two parses. A parsed module regenerates its source exactly, so it is enough to
+note the token count where each *wanted* node starts and ends, and to turn token counts into
+character offsets (one prefix sum) and offsets into lines (one bisect) afterwards. Nothing
+comes from the running interpreter's `ast`, so a file libcst parses is positioned whatever
+Python runs the linter.
 """
 
 from __future__ import annotations
 
-import ast
 import bisect
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import NamedTuple
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 
-__all__ = ["PositionMap", "Span"]
+__all__ = ["BlockLines", "PositionMap", "Span"]
 
-_Located = ast.stmt | ast.expr | ast.excepthandler
-_AST_KINDS: dict[str, tuple[type[_Located], ...]] = {
-    "call": (ast.Call,),
-    "def": (ast.FunctionDef, ast.AsyncFunctionDef),
-    "class": (ast.ClassDef,),
-    "except": (ast.ExceptHandler,),
-}
+# libcst's own newline rule (Python's too): \r\n, a lone \r or \n.
+_NEWLINE = re.compile(r"\r\n?|\n")
+_DEFS = (cst.FunctionDef, cst.ClassDef)
+_HANDLERS = (cst.ExceptHandler, cst.ExceptStarHandler)
 
 
 class Span(NamedTuple):
-    """1-based start and end positions."""
+    """1-based start and end positions; `end_column` is one past the last character."""
 
     line: int
     column: int
@@ -33,129 +38,153 @@ class Span(NamedTuple):
     end_column: int
 
 
-def _cst_path(root: cst.CSTNode, target: cst.CSTNode) -> list[tuple[str, int]] | None:
-    """Steps from a call down to `target` through arguments and literal containers."""
-    if root is target:
-        return []
-    children: list[tuple[tuple[str, int], cst.CSTNode]] = []
-    if isinstance(root, cst.Call):
-        positional = keyword = 0
-        for arg in root.args:
-            if arg.keyword is None and arg.star != "**":
-                children.append((("args", positional), arg.value))
-                positional += 1
-            else:
-                children.append((("keywords", keyword), arg.value))
-                keyword += 1
-    elif isinstance(root, cst.List | cst.Tuple | cst.Set):
-        children = [(("elts", i), e.value) for i, e in enumerate(root.elements)]
-    elif isinstance(root, cst.Dict):
-        children = [(("values", i), e.value) for i, e in enumerate(root.elements)]
-    for step, child in children:
-        rest = _cst_path(child, target)
-        if rest is not None:
-            return [step, *rest]
-    return None
+class BlockLines(NamedTuple):
+    """The lines of a `def` or `class`: first decorator, end of its header, last line."""
+
+    first: int
+    header_end: int
+    last: int
 
 
-def _ast_follow(node: _Located, steps: list[tuple[str, int]]) -> _Located | None:
-    """Follow `_cst_path` steps through the matching `ast` fields."""
-    current: object = node
-    for field, number in steps:
-        items = getattr(current, field, None)
-        if not isinstance(items, list) or number >= len(items):
-            return None
-        current = items[number]
-        if isinstance(current, ast.keyword):
-            current = current.value
-        if isinstance(current, ast.Starred):
-            current = current.value
-    return current if isinstance(current, ast.expr) else None
+@dataclass
+class _MarkingState(CodegenState):
+    """Code generation that notes token counts at the bounds of wanted nodes only."""
+
+    wanted: set[int] = field(default_factory=set)
+    marks: dict[int, tuple[int, int]] = field(default_factory=dict)
+    opened: dict[int, int] = field(default_factory=dict)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if id(node) in self.wanted:
+            self.opened[id(node)] = len(self.tokens)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        key = id(node)
+        start = self.opened.pop(key, None)
+        # The syntactic bounds, recorded inside, exclude owned whitespace: they win.
+        if start is not None and key not in self.marks:
+            self.marks[key] = (start, len(self.tokens))
+
+    @contextmanager
+    def record_syntactic_position(
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: cst.CSTNode | None = None,
+        end_node: cst.CSTNode | None = None,
+    ) -> Iterator[None]:
+        key = id(node)
+        if key not in self.wanted:
+            yield
+            return
+        # Like PositionProvider, take bounds hoisted from children (generated inside).
+        for hoisted in (start_node, end_node):
+            if hoisted is not None:
+                self.wanted.add(id(hoisted))
+        start = len(self.tokens)
+        yield
+        end = len(self.tokens)
+        if start_node is not None and id(start_node) in self.marks:
+            start = self.marks[id(start_node)][0]
+        if end_node is not None and id(end_node) in self.marks:
+            end = self.marks[id(end_node)][1]
+        self.marks[key] = (start, end)
+
+
+def _def_nodes(node: cst.CSTNode) -> Iterator[cst.FunctionDef | cst.ClassDef]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, _DEFS):
+            yield current
+        # Definitions only live in statement bodies, so expressions need no visit.
+        if isinstance(current, cst.Module | cst.IndentedBlock):
+            stack.extend(current.body)
+        elif isinstance(current, cst.BaseCompoundStatement):
+            stack.append(current.body)
+            for extra in ("orelse", "finalbody", "handlers", "cases"):
+                value = getattr(current, extra, None)
+                if isinstance(value, tuple):
+                    stack.extend(value)
+                elif isinstance(value, cst.CSTNode):
+                    stack.append(value)
+        elif isinstance(current, cst.If | cst.Else | cst.ExceptHandler | cst.ExceptStarHandler
+                        | cst.Finally | cst.MatchCase):
+            stack.append(current.body)
+
+
+def _parts(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The nodes whose bounds a node's span or block lines are computed from."""
+    if isinstance(node, _DEFS):
+        parts: list[cst.CSTNode] = [node, node.name, *node.decorators]
+        body = node.body
+        if isinstance(body, cst.IndentedBlock) and body.body:
+            parts.append(body.body[0])
+        return parts
+    return [node]
 
 
 class PositionMap:
-    """Finds the source span of libcst nodes through their anchor ordinals."""
+    """Spans of the given nodes of `module` (whose code is `source`), computed at once."""
 
-    def __init__(self, source: str, module: cst.Module, ordinals: dict[int, tuple[str, int]]):
+    def __init__(self, source: str, module: cst.Module, nodes: Iterable[cst.CSTNode]) -> None:
         self.source = source
-        self.module = module
-        self.ordinals = ordinals
-        self.lines = source.split("\n")
-        self.starts = [0]
-        for line in self.lines:
-            self.starts.append(self.starts[-1] + len(line) + 1)
-        self._anchors: dict[str, list[_Located]] = {}
-        try:
-            self.tree: ast.Module | None = ast.parse(source)
-        except (SyntaxError, ValueError, RecursionError):
-            self.tree = None  # libcst accepted it; positions degrade to line 1
+        self.starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
+        state = _MarkingState(default_indent=module.default_indent,
+                              default_newline=module.default_newline)
+        for node in nodes:
+            state.wanted.update(id(part) for part in _parts(node))
+        module._codegen(state)
+        offsets = list(accumulate(map(len, state.tokens), initial=0))
+        self.offsets = {key: (offsets[a], offsets[b]) for key, (a, b) in state.marks.items()}
 
-    def _kind(self, kind: str) -> list[_Located]:
-        if kind not in self._anchors:
-            walked = ast.walk(self.tree) if self.tree else iter(())
-            # mypy 1.10 widens the isinstance-filtered nodes back to ast.AST.
-            found: list[_Located] = [
-                n for n in walked if isinstance(n, _AST_KINDS[kind])]  # type: ignore[misc, unused-ignore]
-            found.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0),
-                                      -(n.end_col_offset or 0)))
-            self._anchors[kind] = found
-        return self._anchors[kind]
+    @classmethod
+    def with_blocks(cls, source: str, module: cst.Module,
+                    nodes: Iterable[cst.CSTNode]) -> tuple[PositionMap, list[BlockLines]]:
+        """The map for `nodes` plus the lines of every def and class (for suppressions)."""
+        defs = list(_def_nodes(module))
+        positions = cls(source, module, [*nodes, *defs])
+        return positions, [b for d in defs if (b := positions.block(d)) is not None]
 
-    def _column(self, line: int, byte_offset: int) -> int:
-        # ast columns count UTF-8 bytes; reports count characters.
-        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="replace"))
-
-    def _ast_for(self, node: cst.CSTNode) -> _Located | None:
-        kind, number = self.ordinals.get(id(node), ("", -1))
-        anchors = self._kind(kind) if kind else []
-        return anchors[number] if 0 <= number < len(anchors) else None
-
-    def _offset(self, line: int, column: int) -> int:
-        return self.starts[line - 1] + column
-
-    def _from_offset(self, offset: int) -> tuple[int, int]:
+    def _point(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.starts, offset)
         return line, offset - self.starts[line - 1] + 1
 
-    def span(self, node: cst.CSTNode, anchor: cst.CSTNode | None = None) -> Span:
-        """The span of `node`, found directly or by searching inside its anchor call."""
-        target = self._ast_for(node)
-        if target is not None:
-            return self._anchor_span(target)
-        outer = self._ast_for(anchor) if anchor is not None else None
-        if outer is None:
-            return Span(1, 1, 1, 1)
-        fallback = self._anchor_span(outer)
-        steps = _cst_path(anchor, node) if anchor is not None else None
-        located = _ast_follow(outer, steps) if steps is not None else None
-        if located is not None:
-            return self._anchor_span(located)
-        start_node = outer.func if isinstance(outer, ast.Call) else outer
-        start = self._offset(
-            start_node.end_lineno or 1,
-            self._column(start_node.end_lineno or 1,
-                         start_node.end_col_offset or 0),
-        )
-        end = self._offset(fallback.end_line, fallback.end_column - 1)
-        text = self.module.code_for_node(node).strip()
-        found = self.source.find(text, start, end) if text else -1
-        if found < 0:
-            return fallback
-        line, column = self._from_offset(found)
-        end_line, end_column = self._from_offset(found + len(text))
+    def _range(self, node: cst.CSTNode) -> tuple[int, int] | None:
+        return self.offsets.get(id(node))
+
+    def _line(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset)
+
+    def span(self, node: cst.CSTNode) -> Span:
+        """The reported span: a def or class from its keyword to its name, an except
+        handler to the end of its line, anything else its own syntactic bounds."""
+        bounds = self._range(node)
+        if bounds is None:
+            raise KeyError(f"no position was computed for {type(node).__name__}")
+        start, end = bounds
+        if isinstance(node, _DEFS):
+            name = self._range(node.name)
+            end = name[1] if name else end
+        elif isinstance(node, _HANDLERS):
+            line = self._line(start)
+            stop = self.starts[line] if line < len(self.starts) else len(self.source)
+            end = start + len(self.source[start:stop].rstrip())
+        line, column = self._point(start)
+        end_line, end_column = self._point(max(start, end))
         return Span(line, column, end_line, end_column)
 
-    def _anchor_span(self, node: _Located) -> Span:
-        line = node.lineno
-        column = self._column(line, node.col_offset)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            text = self.lines[line - 1]
-            at = text.find(node.name, column)
-            end = at + len(node.name) if at >= 0 else len(text.rstrip())
-            return Span(line, column + 1, line, end + 1)
-        if isinstance(node, ast.ExceptHandler):
-            return Span(line, column + 1, line, len(self.lines[line - 1].rstrip()) + 1)
-        end_line = node.end_lineno or line
-        end_column = self._column(end_line, node.end_col_offset or 0)
-        return Span(line, column + 1, end_line, end_column + 1)
+    def block(self, node: cst.FunctionDef | cst.ClassDef) -> BlockLines | None:
+        """The lines a block suppression on this def or class header covers."""
+        bounds = self._range(node)
+        if bounds is None:
+            return None
+        header = self._line(bounds[0])
+        first = min([header, *(self._line(r[0]) for d in node.decorators
+                               if (r := self._range(d)) is not None)])
+        body = node.body
+        first_statement = self._range(body.body[0]) if isinstance(
+            body, cst.IndentedBlock) and body.body else None
+        header_end = max(header, self._line(first_statement[0]) - 1) if first_statement \
+            else header
+        return BlockLines(first, header_end, self._line(max(bounds[0], bounds[1] - 1)))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from jobkit_lint.finding import UNUSED_SUPPRESSION, Finding
+from jobkit_lint.positions import BlockLines
 
 __all__ = ["Suppression", "apply_suppressions", "find_suppressions"]
 
@@ -42,8 +43,11 @@ def _codes(raw: str | None) -> frozenset[str] | None:
     return frozenset(c.strip().upper() for c in raw.split(",") if c.strip())
 
 
-def find_suppressions(source: str) -> list[Suppression]:
-    """All suppression comments in `source`, with the line ranges they cover."""
+def find_suppressions(source: str, blocks: Sequence[BlockLines] = ()) -> list[Suppression]:
+    """All suppression comments in `source`, with the line ranges they cover.
+
+    `blocks` are the lines of every def and class, from libcst (see `PositionMap.with_blocks`).
+    """
     found: list[Suppression] = []
     has_block = "jobkit-lint:" in source
     if _ANY_NOQA.search(source) is None and not has_block:
@@ -57,25 +61,17 @@ def find_suppressions(source: str) -> list[Suppression]:
             found.append(Suppression(number, number, number, _codes(match["codes"]),
                                      match.group(0), match.start() + 1))
     if has_block:
-        found.extend(_block_suppressions(source, lines))
+        found.extend(_block_suppressions(blocks, lines))
     return found
 
 
-def _block_suppressions(source: str, lines: list[str]) -> list[Suppression]:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
-        return []
+def _block_suppressions(blocks: Sequence[BlockLines], lines: list[str]) -> list[Suppression]:
     found: list[Suppression] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            continue
-        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        header_end = max(node.lineno, node.body[0].lineno - 1)
-        for number in range(first, header_end + 1):
+    for block in blocks:
+        for number in range(block.first, block.header_end + 1):
             match = _BLOCK.search(lines[number - 1])
             if match:
-                found.append(Suppression(number, first, node.end_lineno or node.lineno,
+                found.append(Suppression(number, block.first, block.last,
                                          _codes(match["codes"]), match.group(0),
                                          match.start() + 1))
                 break

@@ -20,12 +20,12 @@ from typing import Any
 
 from jobkit_lint.engine import ParsedModule, lint_parsed, parse
 from jobkit_lint.errors import JobkitLintError
-from jobkit_lint.finding import PARSE_ERROR, Finding
+from jobkit_lint.finding import Finding
 from jobkit_lint.index import ProjectIndex
 from jobkit_lint.registry import select_rules
 from jobkit_lint.rule import Rule
 
-__all__ = ["LintUnit", "ParseUnit", "WorkerPool", "paused_gc"]
+__all__ = ["LintUnit", "ParseUnit", "WorkerPool", "paused_gc", "syntax_error"]
 
 
 @dataclass(frozen=True)
@@ -58,19 +58,20 @@ class LintSettings:
 
 
 def syntax_error(path: str, text: str) -> Finding | None:
-    """JK000 for a file the pre-filter spared from libcst, via the much cheaper compile()."""
+    """JK000 for a file the pre-filter spared from linting, or None when it parses.
+
+    The built-in `compile()` is an order of magnitude cheaper than libcst (and, building no
+    Python objects, four times cheaper than `ast.parse`) and accepts nearly every file. Only
+    when it refuses one (syntax newer than the running Python, or a real error) does libcst
+    decide, and its error is the one reported.
+    """
     try:
         with warnings.catch_warnings():
             # Invalid escape sequences and the like warn at compile time; not our business.
             warnings.simplefilter("ignore")
             compile(text, path, "exec", dont_inherit=True)
-    except SyntaxError as e:
-        line, column = e.lineno or 1, e.offset or 1
-        code, name = PARSE_ERROR
-        return Finding(path, line, column, line, column, code, name, f"cannot parse: {e.msg}")
-    except (ValueError, RecursionError, MemoryError) as e:
-        code, name = PARSE_ERROR
-        return Finding(path, 1, 1, 1, 1, code, name, f"cannot parse: {type(e).__name__}: {e}")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return parse(path, text, module="", is_package=False).error
     return None
 
 

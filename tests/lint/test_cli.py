@@ -164,7 +164,7 @@ def test_tree_with_broken_files_reports_jk000_and_lints_the_rest(
     assert code == 1
     assert found == [
         ("broken/latin1.py", 1, "JK000"),
-        ("broken/syntax_error.py", 1, "JK000"),
+        ("broken/syntax_error.py", 2, "JK000"),  # libcst's line
         ("broken/tasks.py", 13, "JK101"),
     ]
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
 import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, PositionProvider
 
-from jobkit_lint import Finding, lint_source
-from jobkit_lint.analysis import analyze
-from jobkit_lint.index import ProjectIndex
+from jobkit_lint import Finding, lint_paths, lint_source
 from jobkit_lint.positions import PositionMap
-from jobkit_lint.summary import summarize
+from jobkit_lint.workers import syntax_error
+
+from .helpers import FIXTURES, write_tree
 
 
 def lint(source: str) -> list[Finding]:
@@ -34,8 +37,7 @@ def test_argument_span_points_at_the_offending_value() -> None:
 
 
 def test_call_numbering_survives_conditional_expressions_and_defaults() -> None:
-    # IfExp stores `test` before `body` and FunctionDef stores `body` before `decorators`;
-    # the walker must still count calls in source order to match `ast`.
+    # IfExp stores `test` before `body` and FunctionDef stores `body` before `decorators`.
     source = """\
         from django.db import transaction
         from shop.tasks import ship
@@ -77,28 +79,37 @@ def test_class_level_finding_spans_the_class_name() -> None:
     )
 
 
+def test_except_handler_span_runs_to_the_end_of_its_line() -> None:
+    source = """\
+        import dramatiq
+
+        @dramatiq.actor
+        def sync(account_id):
+            try:
+                account_id.refresh()
+            except Exception as error:   # trailing words
+                pass
+    """
+    (finding,) = lint(source)
+    line = textwrap.dedent(source).splitlines()[6]
+    assert (finding.code, finding.line, finding.column, finding.end_column) == (
+        "JK301", 7, line.index("except") + 1, len(line) + 1
+    )
+
+
+def test_crlf_and_lone_cr_newlines_count_as_libcst_counts_them() -> None:
+    source = (
+        "from shop.models import Order\r\nfrom shop.tasks import ship\r\n\r\n"
+        "def view(order: Order):\r    x = 1\r\n    ship.delay(order)\r\n"
+    )
+    (finding,) = lint_source(source, path="example.py")
+    assert (finding.line, finding.column, finding.end_column) == (6, 16, 21)
+
+
 CORPUS = [
     *sorted((Path(__file__).parents[2] / "jobkit_lint").rglob("*.py")),
-    Path(__file__).parent / "fixtures" / "crossmodule" / "shop" / "views.py",
-    Path(__file__).parent / "fixtures" / "broken" / "tasks.py",
+    *sorted(FIXTURES.rglob("*.py")),
 ]
-
-
-def test_every_call_is_matched_with_the_ast_call_at_the_same_place() -> None:
-    checked = 0
-    for path in CORPUS:
-        source = path.read_text(encoding="utf-8")
-        tree = cst.parse_module(source)
-        summary = summarize(tree, name="m", is_package=False)
-        facts = analyze(tree, summary.resolver(), ProjectIndex([summary]))
-        positions = PositionMap(source, tree, facts.ordinals)
-        lines = source.split("\n")
-        for call in (n for n in _all_nodes(tree) if isinstance(n, cst.Call)):
-            span = positions.span(call)
-            head = tree.code_for_node(call.func).strip().split("\n")[0]
-            assert lines[span.line - 1][span.column - 1 :].startswith(head), (path, span)
-            checked += 1
-    assert checked > 500
 
 
 def _all_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -106,3 +117,78 @@ def _all_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     for child in node.children:
         found.extend(_all_nodes(child))
     return found
+
+
+def test_every_node_span_equals_libcst_position_provider() -> None:
+    checked = 0
+    for path in CORPUS:
+        source = path.read_bytes().decode("utf-8", errors="strict") if path.name != "latin1.py" \
+            else None
+        if source is None or path.name == "syntax_error.py":
+            continue
+        tree = cst.parse_module(source)
+        expected = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+        nodes = [n for n in _all_nodes(tree)
+                 if not isinstance(n, cst.FunctionDef | cst.ClassDef | cst.ExceptHandler)]
+        positions = PositionMap(source, tree, nodes)
+        for node in nodes:
+            where = expected[node]
+            assert positions.span(node) == (
+                where.start.line, where.start.column + 1, where.end.line, where.end.column + 1
+            ), (path, type(node).__name__)
+            checked += 1
+    assert checked > 50_000
+
+
+def test_modern_syntax_is_linted_with_exact_positions_on_any_python(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # PEP 695 generics, PEP 701 f-strings, PEP 758 `except A, B:` and PEP 750 t-strings: the
+    # interpreter running this test may reject them all; libcst parses them.
+    shutil.copytree(FIXTURES / "modern", tmp_path / "modern")
+    monkeypatch.chdir(tmp_path / "modern")
+    report = lint_paths(["."], use_cache=False, jobs=1)
+    assert [(f.path, f.line, f.column, f.end_column, f.code) for f in report] == [
+        ("app/tasks.py", 14, 5, 22, "JK301"),
+        ("app/tasks.py", 18, 5, 22, "JK301"),
+        ("app/tasks.py", 25, 16, 21, "JK101"),
+        ("app/tasks.py", 25, 38, 43, "JK101"),
+    ]
+    # __init__.py, helpers.py and templates.py name no framework: only the syntax check ran.
+    assert report.stats.skipped == 3
+
+
+def test_block_suppression_on_a_generic_def_covers_its_body() -> None:
+    source = (FIXTURES / "modern" / "app" / "tasks.py").read_text(encoding="utf-8")
+    silenced = source.replace("def ship[T](order_id: T) -> T:",
+                              "def ship[T](order_id: T) -> T:  # jobkit-lint: ignore[JK301]")
+    found = lint_source(silenced, path="tasks.py", module="app.tasks",
+                        warn_unused_ignores=True)
+    assert [f.code for f in found] == ["JK101", "JK101"]
+
+
+def test_syntax_check_defers_to_libcst_when_compile_rejects_a_file() -> None:
+    assert syntax_error("new.py", "type Pair[T] = tuple[T, T]\n") is None
+    assert syntax_error("ok.py", "def f():\n    return 1\n") is None
+    # compile() refuses `return` outside a function; libcst parses it, so it is not JK000.
+    assert syntax_error("odd.py", "return 1\n") is None
+    broken = syntax_error("bad.py", "x = 1\n\n\ndef broken(:\n    pass\n")
+    assert broken is not None
+    # libcst's position: the native parser blames the token after the stray colon.
+    assert (broken.code, broken.line, broken.column) == ("JK000", 5, 1)
+    assert broken.message == "cannot parse: expected one of ), *, **, NAME"
+
+
+def test_unparsable_file_spared_by_the_prefilter_is_jk000_at_libcsts_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_tree(tmp_path, {
+        "pyproject.toml": "",
+        "plain.py": "x = 1\n\n\ndef broken(:\n    pass\n",
+        "tasks.py": "from celery import shared_task\n\nx = (\n",
+    })
+    monkeypatch.chdir(tmp_path)
+    report = lint_paths(["."], use_cache=False, jobs=1)
+    assert [(f.path, f.line, f.code) for f in report] == [
+        ("plain.py", 5, "JK000"), ("tasks.py", 3, "JK000"),
+    ]
