@@ -292,7 +292,7 @@ class _Walker:
         func = node.func
         qualified = self.facts.resolver.qualify(func) or ""
         last = qualified.rsplit(".", 1)[-1]
-        if last in _EMAIL_FUNCS or qualified.startswith("smtplib."):
+        if last in _EMAIL_FUNCS:
             return True
         if not isinstance(func, cst.Attribute):
             return False
@@ -302,8 +302,9 @@ class _Walker:
         if func.attr.value not in {"send", "send_message", "sendmail"}:
             return False
         if isinstance(receiver, cst.Call):
+            # `smtplib.SMTP(host)` itself only connects: the send is the one finding.
             created = self.facts.resolver.qualify(receiver.func) or ""
-            return created.rsplit(".", 1)[-1] in _EMAIL_CLASSES
+            return created.rsplit(".", 1)[-1] in _EMAIL_CLASSES | {"SMTP", "SMTP_SSL"}
         if isinstance(receiver, cst.Name):
             if receiver.value == "mail":
                 return True

@@ -22,10 +22,12 @@ class EnqueueInTransaction(Rule):
 
     CODE = "JK402"
     NAME = "enqueue-in-transaction"
-    MESSAGE = (
-        "{job} is enqueued inside a transaction and can run before the commit; "
-        "enqueue from transaction.on_commit(...)"
-    )
+    MESSAGE = "{job} is enqueued inside a transaction and can run before the commit; {fix}"
+    FIXES = {
+        "django": "enqueue from transaction.on_commit(...)",
+        "sqlalchemy": "enqueue after the `session.begin()` block, once it has committed",
+        "other": "enqueue after the transaction commits",
+    }
     VALID = (
         """\
 from django.db import transaction
@@ -141,7 +143,9 @@ def checkout(order):
             if enqueue.in_transaction and not enqueue.on_commit and not _deferred(enqueue.call):
                 func = enqueue.call.func
                 label = dotted_name(func) or "the job"
-                yield Violation(enqueue.call, message=self.MESSAGE.format(job=f"`{label}`"))
+                fix = self.FIXES[_orm(facts, enqueue.call)]
+                yield Violation(enqueue.call,
+                                message=self.MESSAGE.format(job=f"`{label}`", fix=fix))
 
 
 def _deferred(call: cst.Call) -> bool:
@@ -153,3 +157,35 @@ def _deferred(call: cst.Call) -> bool:
     return (isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "set"
             and any(a.keyword is not None and a.keyword.value in ("after_commit", "outbox")
                     for a in inner.args))
+
+
+def _orm(facts: FileFacts, call: cst.Call) -> str:
+    """Which ORM's transaction holds `call`: SQLAlchemy inside `with x.begin():`, else Django
+    if the module uses Django (wrappers such as `traced_atomic()` included)."""
+    around = _with_items_around(facts.module, call) or []
+    if any(_opens_session(item.item) for item in around):
+        return "sqlalchemy"
+    modules = list(facts.resolver.imports.values())
+    if any(m == "django" or m.startswith("django.") for m in modules):
+        return "django"
+    if any(m.startswith(("sqlalchemy", "flask_sqlalchemy")) for m in modules):
+        return "sqlalchemy"
+    return "other"
+
+
+def _opens_session(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and (
+        expr.func.attr.value in {"begin", "begin_nested"}
+    )
+
+
+def _with_items_around(node: cst.CSTNode, target: cst.CSTNode) -> list[cst.WithItem] | None:
+    """The items of every `with` around `target`, or None when `target` is not under `node`
+    (a walk of the whole module, done only for a finding)."""
+    if node is target:
+        return []
+    for child in node.children:
+        found = _with_items_around(child, target)
+        if found is not None:
+            return [*node.items, *found] if isinstance(node, cst.With) else found
+    return None
