@@ -14,40 +14,74 @@ from jobkit_lint.errors import ConfigError
 __all__ = ["discover", "module_name", "relative_label"]
 
 
+def _relative(path: Path, root: Path) -> str:
+    # abspath, not resolve(): one realpath syscall chain per file is measurable on big trees.
+    absolute = os.path.abspath(path)
+    base = str(root) + os.sep
+    relative = absolute[len(base):] if absolute.startswith(base) else path.as_posix()
+    return relative.replace(os.sep, "/")
+
+
+def _matches(name: str, relative: str, pattern: str) -> bool:
+    return (fnmatch(name, pattern) or fnmatch(relative, pattern)
+            or fnmatch(relative, pattern.rstrip("/") + "/*"))
+
+
 def _excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
     if path.name in DEFAULT_EXCLUDE:
         return True
     if not patterns:
         return False
-    # abspath, not resolve(): one realpath syscall chain per file is measurable on big trees.
+    relative = _relative(path, root)
+    return any(_matches(path.name, relative, p) for p in patterns)
+
+
+def _named_exclusions(path: Path, root: Path, patterns: Sequence[str]) -> set[str]:
+    """The patterns (and default names) that exclude a named path or one of its folders."""
     absolute = os.path.abspath(path)
-    base = str(root) + os.sep
-    relative = absolute[len(base):] if absolute.startswith(base) else path.as_posix()
-    relative = relative.replace(os.sep, "/")
-    return any(
-        fnmatch(path.name, p) or fnmatch(relative, p) or fnmatch(relative, p.rstrip("/") + "/*")
-        for p in patterns
-    )
+    if absolute == str(root):
+        return set()
+    relative = _relative(path, root)
+    inside = absolute.startswith(str(root) + os.sep)
+    parts = [p for p in relative.split("/") if p not in ("", ".")] if inside else [path.name]
+    hits: set[str] = set()
+    for depth in range(1, len(parts) + 1):
+        name, prefix = parts[depth - 1], "/".join(parts[:depth]) if inside else relative
+        if name in DEFAULT_EXCLUDE:
+            hits.add(name)
+        hits.update(p for p in patterns if _matches(name, prefix, p))
+    return hits
 
 
-def discover(paths: Sequence[Path], *, root: Path, exclude: Sequence[str]) -> Iterator[Path]:
-    """Python files under `paths`, sorted per directory; explicit file arguments always count."""
+def discover(
+    paths: Sequence[Path], *, root: Path, exclude: Sequence[str], force_exclude: bool = False
+) -> Iterator[Path]:
+    """Python files under `paths`, sorted per directory.
+
+    As in ruff, a path named here is linted even when `exclude` matches it (or a folder
+    above it), and patterns still apply below it; `force_exclude` honours them for named
+    paths too, for tools such as pre-commit that name every file.
+    """
     patterns = tuple(exclude)
     root = root.resolve()
     for path in paths:
+        if not path.exists():
+            raise ConfigError(f"path {str(path)!r} does not exist")
+        named = _named_exclusions(path, root, patterns)
+        if named and force_exclude:
+            continue
         if path.is_file():
             yield path
             continue
-        if not path.exists():
-            raise ConfigError(f"path {str(path)!r} does not exist")
+        active = tuple(p for p in patterns if p not in named)
         for directory, dirnames, filenames in os.walk(path):
             current = Path(directory)
             dirnames[:] = sorted(
-                d for d in dirnames if not _excluded(current / d, root, patterns)
+                d for d in dirnames if not _excluded(current / d, root, active)
             )
             for filename in sorted(filenames):
                 candidate = current / filename
-                if filename.endswith(".py") and not _excluded(candidate, root, patterns):
+                if filename.endswith(".py") and not _excluded(candidate, root, active):
                     yield candidate
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import time
+import tokenize
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -27,13 +29,15 @@ __all__ = ["LintReport", "LintStats", "lint_paths"]
 
 @dataclass
 class LintStats:
-    """Counters for `--stats`: files seen, parsed by libcst, served from cache, skipped."""
+    """Counters for `--stats`: files linted, parsed by libcst, served from cache, skipped;
+    `indexed` counts the other project files read only for the index."""
 
     files: int = 0
     parsed: int = 0
     skipped: int = 0
     cached: int = 0
     seconds: float = 0.0
+    indexed: int = 0
 
 
 @dataclass
@@ -55,6 +59,7 @@ class _File:
     key: int
     path: Path
     label: str
+    lint: bool = True
     text: str | None = None
     digest: str = ""
     module: str = ""
@@ -65,7 +70,8 @@ class _File:
 
     def unit(self, *, check_only: bool = False) -> ParseUnit:
         assert self.text is not None
-        return ParseUnit(self.key, self.label, self.text, self.module, self.is_package, check_only)
+        return ParseUnit(self.key, self.label, self.text, self.module, self.is_package, check_only,
+                         keep=self.lint)
 
 
 def _read(file: _File) -> None:
@@ -76,14 +82,30 @@ def _read(file: _File) -> None:
         file.error = Finding(file.label, 1, 1, 1, 1, code, name, f"cannot read: {e.strerror}")
         return
     try:
-        file.text = data.decode("utf-8")
+        file.text = _decode(data)
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        message = f"not UTF-8: byte {data[e.start]:#04x} at offset {e.start}"
+        message = f"cannot decode as {e.encoding}: byte {data[e.start]:#04x} at offset {e.start}"
         file.error = Finding(file.label, line, 1, line, 1, code, name, message)
+        return
+    except (SyntaxError, LookupError) as e:  # a malformed or unknown coding declaration
+        file.error = Finding(file.label, 1, 1, 1, 1, code, name, f"cannot decode: {e}")
         return
     file.digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     file.module, file.is_package = module_name(file.path)
+
+
+def _decode(data: bytes) -> str:
+    """The text as Python (and libcst) reads it: UTF-8 unless a PEP 263 coding line says
+    otherwise; a byte-order mark is dropped, as libcst drops it."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        encoding, _lines = tokenize.detect_encoding(io.BytesIO(data).readline)
+        if encoding == "utf-8":
+            raise
+        text = data.decode(encoding)
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _file_ignores(config: Config, file: _File) -> tuple[str, ...]:
@@ -97,6 +119,28 @@ def _file_ignores(config: Config, file: _File) -> tuple[str, ...]:
     return tuple(codes)
 
 
+def _discover(
+    roots: Sequence[Path], config: Config, *, force_exclude: bool
+) -> list[_File]:
+    """The files to lint, then the project's other files, which only feed the index.
+
+    Indexing the whole project whatever paths are named makes linting one file report what
+    linting the project reports: a model or job defined elsewhere is still known.
+    """
+    named = discover(roots, root=config.root, exclude=config.exclude,
+                     force_exclude=force_exclude)
+    files = [_File(key, path, relative_label(path)) for key, path in enumerate(named)]
+    root = os.path.abspath(config.root)
+    whole_project = all(os.path.abspath(r) == root for r in roots)
+    if whole_project or not (config.root / "pyproject.toml").is_file():
+        return files
+    seen = {os.path.abspath(f.path) for f in files}
+    for path in discover([config.root], root=config.root, exclude=config.exclude):
+        if os.path.abspath(path) not in seen:
+            files.append(_File(len(files), path, relative_label(path), lint=False))
+    return files
+
+
 def lint_paths(
     paths: Sequence[str | os.PathLike[str]] = (".",),
     *,
@@ -104,19 +148,21 @@ def lint_paths(
     jobs: int | None = None,
     use_cache: bool = True,
     warn_unused_ignores: bool = False,
+    force_exclude: bool = False,
 ) -> LintReport:
-    """Lint files and directories as one project; a broken file is a JK000 finding."""
+    """Lint files and directories as one project; a broken file is a JK000 finding.
+
+    A named path is linted even if `exclude` matches it, unless `force_exclude`.
+    """
     started = time.perf_counter()
     roots = [Path(p) for p in paths] or [Path(".")]
     config = config or load_config(roots[0])
     select_rules(config.select, config.ignore)  # fail fast on unknown codes
     for _glob, codes in config.per_file_ignores:
         select_rules((), codes)
-    files = [
-        _File(key, path, relative_label(path))
-        for key, path in enumerate(discover(roots, root=config.root, exclude=config.exclude))
-    ]
-    report = LintReport(stats=LintStats(files=len(files)))
+    files = _discover(roots, config, force_exclude=force_exclude)
+    linted = [f for f in files if f.lint]
+    report = LintReport(stats=LintStats(files=len(linted), indexed=len(files) - len(linted)))
     cache = Cache(config.root, enabled=use_cache)
     entries: dict[int, dict[str, Any]] = {}
     to_parse: list[_File] = []
@@ -133,9 +179,9 @@ def lint_paths(
                 file.summary = ModuleSummary.from_dict(entry["summary"])
             if entry.get("error"):
                 file.error = Finding.from_dict(entry["error"])
-        elif may_define(file.text, extra_bases) or may_lint(file.text):
+        elif may_define(file.text, extra_bases) or (file.lint and may_lint(file.text)):
             to_parse.append(file)
-        else:
+        elif file.lint:
             to_check.append(file)
     settings = LintSettings(config.select, config.ignore, warn_unused_ignores)
     with WorkerPool(jobs or os.cpu_count() or 1) as pool, paused_gc():
@@ -144,8 +190,9 @@ def lint_paths(
         for key, summary, error in pool.parse(units_1):
             by_key[key].summary = ModuleSummary.from_dict(summary) if summary else None
             by_key[key].error = Finding.from_dict(error) if error else None
-        report.stats.parsed = len(to_parse)
-        parsed_keys = {f.key for f in to_parse}
+        parsed_keys = {f.key for f in to_parse if f.lint}
+        parsed_for_index = {f.key for f in to_parse if not f.lint}
+        report.stats.parsed = len(parsed_keys)
         index = ProjectIndex([f.summary for f in files if f.summary], config)
         lint_key = hashlib.blake2b(
             f"{__version__}|{config.digest()}|{index.digest}|{warn_unused_ignores}".encode(),
@@ -153,7 +200,7 @@ def lint_paths(
         ).hexdigest()
         names = frozenset(index.job_names())
         units: list[LintUnit] = []
-        for file in files:
+        for file in linted:
             entry = entries.get(file.key)
             if file.text is None or file.error is not None:
                 continue
@@ -169,15 +216,18 @@ def lint_paths(
         for key, found in pool.lint(index, settings, units):
             by_key[key].findings = [Finding.from_dict(d) for d in found]
     for file in files:
-        if file.error is not None and code_enabled(file.error.code, config.ignore):
+        if file.lint and file.error is not None and code_enabled(file.error.code, config.ignore):
             report.findings.append(file.error)
         report.findings.extend(file.findings or [])
-        if file.text is not None:
+        # A file read only for the index is recorded once parsed (its summary and syntax are
+        # then known), never as checked: it has not been linted.
+        if file.text is not None and (file.lint or file.key in parsed_for_index):
             cache.put(file.label, {
                 "hash": file.digest,
                 "summary": file.summary.to_dict() if file.summary else None,
                 "error": file.error.to_dict() if file.error else None,
-                "lint_key": lint_key,
+                # Files read only for the index were not linted: no findings to reuse.
+                "lint_key": lint_key if file.lint else None,
                 "findings": [f.to_dict() for f in file.findings or []],
             })
     cache.save()

@@ -30,7 +30,8 @@ __all__ = ["LintUnit", "ParseUnit", "WorkerPool", "paused_gc", "syntax_error"]
 
 @dataclass(frozen=True)
 class ParseUnit:
-    """A file to parse and summarise."""
+    """A file to parse and summarise; `check_only` only checks its syntax, and a tree is kept
+    for the lint pass only when `keep` (files read just for the index are not linted)."""
 
     key: int
     path: str
@@ -38,6 +39,7 @@ class ParseUnit:
     module: str
     is_package: bool
     check_only: bool = False
+    keep: bool = True
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ class _Worker:
                 results.append((unit.key, None, broken.to_dict() if broken else None))
                 continue
             parsed = parse(unit.path, unit.text, module=unit.module, is_package=unit.is_package)
-            self.trees[unit.key] = parsed
+            if unit.keep:
+                self.trees[unit.key] = parsed
             error = parsed.error.to_dict() if parsed.error else None
             results.append((unit.key, parsed.summary.to_dict(), error))
         return results
