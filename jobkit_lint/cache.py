@@ -17,7 +17,7 @@ from typing import Any
 __all__ = ["CACHE_DIR", "Cache"]
 
 CACHE_DIR = ".jobkit-lint-cache"
-_FORMAT = 1
+_FORMAT = 2  # 2: findings carry a fingerprint
 
 
 class Cache:

@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the project runs on 3.11, tomli is the documented backport
     import tomli as tomllib
 
-__all__ = ["DEFAULT_EXCLUDE", "Config", "find_project_root", "load_config"]
+__all__ = ["DEFAULT_EXCLUDE", "LEVELS", "Config", "find_project_root", "load_config"]
 
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".venv", "venv", ".tox", ".nox", "__pycache__", "build", "dist",
@@ -26,10 +26,15 @@ DEFAULT_EXCLUDE = (
 
 _KEYS = {
     "select", "ignore", "exclude", "per-file-ignores", "model-modules", "model-base-classes",
-    "read-only-databases", "transaction-managers",
+    "read-only-databases", "transaction-managers", "levels", "docs-url",
 }
 # Database aliases (or parts of the expression naming them) that only serve reads.
 DEFAULT_READ_ONLY_DATABASES = ("replica", "read_only", "readonly", "reader", "slave")
+LEVELS = ("error", "warning", "note")
+# How a finding is shown in SARIF and GitHub annotations (every finding still fails the run):
+# design advice is a warning, what breaks at run time an error.
+DEFAULT_LEVELS = (("JK001", "warning"), ("JK201", "warning"), ("JK202", "warning"))
+DEFAULT_DOCS_URL = "https://pypi.org/project/jobkit/"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class Config:
     model_base_classes: tuple[str, ...] = ()
     read_only_databases: tuple[str, ...] = DEFAULT_READ_ONLY_DATABASES
     transaction_managers: tuple[str, ...] = ()
+    levels: tuple[tuple[str, str], ...] = DEFAULT_LEVELS
+    docs_url: str = DEFAULT_DOCS_URL
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any], *, root: Path) -> Config:
@@ -58,6 +65,9 @@ class Config:
         pfi = table.get("per-file-ignores", {})
         if not isinstance(pfi, Mapping):
             raise ConfigError(f"per-file-ignores={pfi!r} must be a table of glob = [codes]")
+        docs_url = table.get("docs-url", DEFAULT_DOCS_URL)
+        if not isinstance(docs_url, str) or not docs_url.startswith(("https://", "http://")):
+            raise ConfigError(f"docs-url={docs_url!r} must be an http(s) URL")
         return cls(
             root=root,
             select=_strings(table, "select"),
@@ -74,7 +84,17 @@ class Config:
                 else DEFAULT_READ_ONLY_DATABASES
             ),
             transaction_managers=_strings(table, "transaction-managers"),
+            levels=_levels(table.get("levels", {})),
+            docs_url=docs_url,
         )
+
+    def level(self, code: str) -> str:
+        """The SARIF/annotation level of `code`: the longest matching configured prefix."""
+        best, chosen = -1, "error"
+        for prefix, level in self.levels:
+            if code.startswith(prefix.upper()) and len(prefix) >= best:
+                best, chosen = len(prefix), level
+        return chosen
 
     def with_cli(self, *, select: Sequence[str] | None, ignore: Sequence[str] | None) -> Config:
         """Command-line `--select` replaces the configured selection; `--ignore` extends it."""
@@ -89,6 +109,18 @@ class Config:
         data = [self.select, self.ignore, self.per_file_ignores, self.model_modules,
                 self.model_base_classes, self.read_only_databases, self.transaction_managers]
         return hashlib.blake2b(json.dumps(data).encode(), digest_size=12).hexdigest()
+
+
+def _levels(table: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"levels={table!r} must be a table of code = level")
+    for code, level in table.items():
+        if level not in LEVELS:
+            raise ConfigError(
+                f"levels[{code!r}]={level!r} must be one of {', '.join(map(repr, LEVELS))}"
+            )
+    # Configured levels extend the defaults; a longer or equal prefix given here wins.
+    return DEFAULT_LEVELS + tuple((str(code).upper(), str(level)) for code, level in table.items())
 
 
 def _string_list(value: object, name: str) -> tuple[str, ...]:

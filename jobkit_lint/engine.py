@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from jobkit_lint.analysis import analyze
+from jobkit_lint.baseline import fingerprint
 from jobkit_lint.config import Config
 from jobkit_lint.finding import PARSE_ERROR, Finding
 from jobkit_lint.index import ProjectIndex
@@ -70,16 +71,17 @@ def lint_parsed(
     if not wants_suppressions:
         return []
     nodes = [v.node for _rule, v in violations]
-    if "jobkit-lint:" in parsed.source:
-        positions, blocks = PositionMap.with_blocks(parsed.source, parsed.tree, nodes)
-    else:
-        positions, blocks = PositionMap(parsed.source, parsed.tree, nodes), []
+    positions = PositionMap(parsed.source, parsed.tree, nodes, statements=True)
+    blocks = positions.blocks() if "jobkit-lint:" in parsed.source else []
     suppressions = find_suppressions(parsed.source, blocks)
-    findings = [
-        Finding(parsed.path, *positions.span(v.node), rule.CODE, rule.NAME,
-                v.message or rule.MESSAGE)
-        for rule, v in violations
-    ]
+    findings = []
+    for rule, v in violations:
+        scope, statement = positions.context(v.node)
+        findings.append(Finding(
+            parsed.path, *positions.span(v.node), rule.CODE, rule.NAME,
+            v.message or rule.MESSAGE,
+            fingerprint(rule.CODE, scope, statement, positions.text(v.node)),
+        ))
     kept = apply_suppressions(sorted(findings), suppressions, path=parsed.path,
                               warn_unused=warn_unused_ignores and code_enabled("JK001", ignore))
     return sorted(kept)

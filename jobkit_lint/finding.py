@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["PARSE_ERROR", "UNUSED_SUPPRESSION", "Finding"]
@@ -14,7 +14,10 @@ UNUSED_SUPPRESSION = ("JK001", "unused-suppression")
 
 @dataclass(frozen=True, order=True)
 class Finding:
-    """One reported problem; lines and columns are 1-based, end positions inclusive of the line."""
+    """One reported problem; lines and columns are 1-based, end positions inclusive of the line.
+
+    `fingerprint` identifies it independently of its line (see `jobkit_lint.baseline`).
+    """
 
     path: str
     line: int
@@ -24,13 +27,14 @@ class Finding:
     code: str
     name: str
     message: str
+    fingerprint: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form used by `--format json` and the cache."""
         return {
             "path": self.path, "line": self.line, "column": self.column,
             "end_line": self.end_line, "end_column": self.end_column, "code": self.code,
-            "name": self.name, "message": self.message,
+            "name": self.name, "message": self.message, "fingerprint": self.fingerprint,
         }
 
     @classmethod

@@ -91,26 +91,29 @@ class _MarkingState(CodegenState):
         self.marks[key] = (start, end)
 
 
-def _def_nodes(node: cst.CSTNode) -> Iterator[cst.FunctionDef | cst.ClassDef]:
-    stack = [node]
+def _statements(
+    module: cst.Module,
+) -> Iterator[tuple[cst.BaseStatement, tuple[str, ...]]]:
+    """Every statement, outermost first, with the names of the defs and classes around it."""
+    stack: list[tuple[cst.CSTNode, tuple[str, ...]]] = [(module, ())]
     while stack:
-        current = stack.pop()
-        if isinstance(current, _DEFS):
-            yield current
-        # Definitions only live in statement bodies, so expressions need no visit.
+        current, scope = stack.pop()
+        if isinstance(current, cst.BaseStatement):
+            yield current, scope
+        inner = (*scope, current.name.value) if isinstance(current, _DEFS) else scope
+        # Statements only live in statement bodies, so expressions need no visit.
         if isinstance(current, cst.Module | cst.IndentedBlock):
-            stack.extend(current.body)
-        elif isinstance(current, cst.BaseCompoundStatement):
-            stack.append(current.body)
-            for extra in ("orelse", "finalbody", "handlers", "cases"):
+            stack.extend((child, inner) for child in reversed(current.body))
+        elif isinstance(current, cst.BaseCompoundStatement | cst.Else | cst.ExceptHandler
+                        | cst.ExceptStarHandler | cst.Finally | cst.MatchCase):
+            children: list[cst.CSTNode] = [current.body]
+            for extra in ("handlers", "cases", "orelse", "finalbody"):
                 value = getattr(current, extra, None)
                 if isinstance(value, tuple):
-                    stack.extend(value)
+                    children.extend(value)
                 elif isinstance(value, cst.CSTNode):
-                    stack.append(value)
-        elif isinstance(current, cst.If | cst.Else | cst.ExceptHandler | cst.ExceptStarHandler
-                        | cst.Finally | cst.MatchCase):
-            stack.append(current.body)
+                    children.append(value)
+            stack.extend((child, inner) for child in reversed(children))
 
 
 def _parts(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -125,26 +128,58 @@ def _parts(node: cst.CSTNode) -> list[cst.CSTNode]:
 
 
 class PositionMap:
-    """Spans of the given nodes of `module` (whose code is `source`), computed at once."""
+    """Spans of the given nodes of `module` (whose code is `source`), computed at once.
 
-    def __init__(self, source: str, module: cst.Module, nodes: Iterable[cst.CSTNode]) -> None:
+    With `statements`, every statement is positioned too, for :meth:`context`.
+    """
+
+    def __init__(self, source: str, module: cst.Module, nodes: Iterable[cst.CSTNode], *,
+                 statements: bool = False) -> None:
         self.source = source
         self.starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
+        self.statements = list(_statements(module)) if statements else []
         state = _MarkingState(default_indent=module.default_indent,
                               default_newline=module.default_newline)
         for node in nodes:
             state.wanted.update(id(part) for part in _parts(node))
+        for statement, _scope in self.statements:
+            state.wanted.update(id(part) for part in _parts(statement))
         module._codegen(state)
-        offsets = list(accumulate(map(len, state.tokens), initial=0))
+        # libcst drops a byte-order mark from the code it regenerates; the source keeps it.
+        bom = 1 if source.startswith("\ufeff") else 0
+        offsets = list(accumulate(map(len, state.tokens), initial=bom))
         self.offsets = {key: (offsets[a], offsets[b]) for key, (a, b) in state.marks.items()}
 
-    @classmethod
-    def with_blocks(cls, source: str, module: cst.Module,
-                    nodes: Iterable[cst.CSTNode]) -> tuple[PositionMap, list[BlockLines]]:
-        """The map for `nodes` plus the lines of every def and class (for suppressions)."""
-        defs = list(_def_nodes(module))
-        positions = cls(source, module, [*nodes, *defs])
-        return positions, [b for d in defs if (b := positions.block(d)) is not None]
+    def blocks(self) -> list[BlockLines]:
+        """The lines of every def and class (needs `statements`), for block suppressions."""
+        return [b for node, _scope in self.statements
+                if isinstance(node, _DEFS) and (b := self.block(node)) is not None]
+
+    def context(self, node: cst.CSTNode) -> tuple[tuple[str, ...], str]:
+        """The enclosing def/class names and the text of the innermost statement holding
+        `node` — a compound statement's first line only (needs `statements`)."""
+        bounds = self._range(node)
+        best: tuple[cst.BaseStatement, tuple[str, ...], int, int] | None = None
+        for statement, scope in self.statements:
+            outer = self._range(statement)
+            if bounds is None or outer is None or not (outer[0] <= bounds[0] <= bounds[1]
+                                                       <= outer[1]):
+                continue
+            if best is None or outer[1] - outer[0] <= best[3] - best[2]:
+                best = (statement, scope, *outer)
+        if best is None:
+            return (), self.source[bounds[0]:bounds[1]] if bounds else ""
+        statement, scope, start, end = best
+        if isinstance(statement, cst.BaseCompoundStatement):
+            line = self._line(start)
+            end = min(end, self.starts[line] if line < len(self.starts) else end)
+        return scope, self.source[start:end]
+
+    def text(self, node: cst.CSTNode) -> str:
+        """The source of the reported span of `node`."""
+        span = self.span(node)
+        start = self.starts[span.line - 1] + span.column - 1
+        return self.source[start:self.starts[span.end_line - 1] + span.end_column - 1]
 
     def _point(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.starts, offset)

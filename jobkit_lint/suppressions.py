@@ -46,7 +46,7 @@ def _codes(raw: str | None) -> frozenset[str] | None:
 def find_suppressions(source: str, blocks: Sequence[BlockLines] = ()) -> list[Suppression]:
     """All suppression comments in `source`, with the line ranges they cover.
 
-    `blocks` are the lines of every def and class, from libcst (see `PositionMap.with_blocks`).
+    `blocks` are the lines of every def and class, from libcst (see `PositionMap.blocks`).
     """
     found: list[Suppression] = []
     has_block = "jobkit-lint:" in source

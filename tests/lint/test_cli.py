@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from jobkit_lint import all_rules
 from jobkit_lint.cli import main
 
 from .helpers import FIXTURES, write_tree
@@ -73,11 +74,14 @@ def test_json_format_lists_objects_with_position_code_name_and_message(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, out, _ = run(capsys, "--no-cache", "--format", "json")
-    assert json.loads(out) == [{
+    (finding,) = json.loads(out)
+    fingerprint = finding.pop("fingerprint")
+    assert finding == {
         "path": "app/tasks.py", "line": 13, "column": 16, "end_line": 13, "end_column": 21,
         "code": "JK101", "name": "model-argument",
         "message": "`order` is a model object passed as a job argument; pass its id instead",
-    }]
+    }
+    assert len(fingerprint) == 20 and int(fingerprint, 16) >= 0
 
 
 def test_github_format_prints_error_annotations(
@@ -109,6 +113,49 @@ def test_sarif_output_validates_against_the_sarif_schema(
         "artifactLocation": {"uri": "app/tasks.py"},
         "region": {"startLine": 13, "startColumn": 16, "endLine": 13, "endColumn": 21},
     }
+    by_id = {r["id"]: r for r in rules}
+    assert by_id["JK101"]["helpUri"] == "https://pypi.org/project/jobkit/#jk101-model-argument"
+    assert by_id["JK101"]["help"]["text"].startswith("Pass a record's id to a job")
+    assert "```python" in by_id["JK101"]["help"]["markdown"]
+    assert by_id["JK000"]["help"]["text"].startswith("The file could not be read")
+    levels = {r["id"]: r["defaultConfiguration"]["level"] for r in rules}
+    assert (levels["JK101"], levels["JK201"], levels["JK001"]) == ("error", "warning", "warning")
+    fingerprints = run_["results"][1]["partialFingerprints"]
+    assert list(fingerprints) == ["jobkitLint/v1"]
+
+
+def test_configured_levels_reach_sarif_and_github_annotations(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pyproject.toml").write_text(
+        "[tool.jobkit-lint]\ndocs-url = 'https://example.com/lint'\n"
+        "[tool.jobkit-lint.levels]\nJK1 = 'warning'\nJK101 = 'note'\n"
+    )
+    log = json.loads(run(capsys, "--no-cache", "--format", "sarif")[1])
+    run_ = log["runs"][0]
+    assert [r["level"] for r in run_["results"]] == ["note"]
+    levels = {r["id"]: r["defaultConfiguration"]["level"] for r in run_["tool"]["driver"]["rules"]}
+    assert (levels["JK101"], levels["JK102"], levels["JK402"]) == ("note", "warning", "error")
+    assert run_["tool"]["driver"]["rules"][2]["helpUri"] == (
+        "https://example.com/lint#jk101-model-argument"
+    )
+    code, out, _ = run(capsys, "--no-cache", "--format", "github")
+    assert code == 1 and out.startswith("::notice file=app/tasks.py,line=13,")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [("[tool.jobkit-lint.levels]\nJK101 = 'fatal'", "levels['JK101']='fatal' must be one of"),
+     ("[tool.jobkit-lint.levels]\nJK9 = 'note'", "levels['JK9'] matches no rule code"),
+     ("[tool.jobkit-lint]\nlevels = 'note'", "levels='note' must be a table"),
+     ("[tool.jobkit-lint]\ndocs-url = 'docs/'", "docs-url='docs/' must be an http(s) URL")],
+)
+def test_bad_level_or_docs_url_is_a_usage_error_naming_it(
+    project: Path, capsys: pytest.CaptureFixture[str], table: str, message: str
+) -> None:
+    (project / "pyproject.toml").write_text(table + "\n")
+    code, _, err = run(capsys, "--no-cache")
+    assert code == 2 and message in err
 
 
 def test_select_and_ignore_filter_by_code_prefix(
@@ -133,12 +180,21 @@ def test_bad_option_value_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_list_rules_prints_every_code_and_name(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_rules_prints_every_code_with_a_real_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, _ = run(capsys, "--list-rules")
     assert code == 0
-    assert [line.split()[:2] for line in out.splitlines()][:2] == [
-        ["JK101", "model-argument"], ["JK102", "unserializable-argument"]
+    lines = out.splitlines()
+    assert [line.split()[:2] for line in lines][:4] == [
+        ["JK000", "parse-error"], ["JK001", "unused-suppression"],
+        ["JK101", "model-argument"], ["JK102", "unserializable-argument"],
     ]
+    assert len(lines) == len(all_rules()) + 2
+    for line in lines:
+        assert "{" not in line and "}" not in line, line
+    assert "`order` is a model object passed as a job argument; pass its id instead" in out
+    assert "cannot parse: " in lines[0]
 
 
 def test_explain_prints_the_docstring_and_examples(capsys: pytest.CaptureFixture[str]) -> None:
@@ -149,9 +205,25 @@ def test_explain_prints_the_docstring_and_examples(capsys: pytest.CaptureFixture
     assert "    with session.begin():" in out
 
 
-def test_explain_unknown_code_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "--explain", "JK777")
-    assert code == 2 and "JK777" in err
+@pytest.mark.parametrize(
+    ("key", "heading"),
+    [("model-argument", "JK101 model-argument"), ("JK000", "JK000 parse-error"),
+     ("parse-error", "JK000 parse-error"), ("jk001", "JK001 unused-suppression")],
+)
+def test_explain_accepts_codes_and_names_engine_codes_included(
+    capsys: pytest.CaptureFixture[str], key: str, heading: str
+) -> None:
+    code, out, _ = run(capsys, "--explain", key)
+    assert code == 0 and out.startswith(heading + "\n\n")
+    assert "Invalid example 1:" in out
+
+
+@pytest.mark.parametrize("key", ["JK777", "model-arguments"])
+def test_explain_unknown_code_or_name_exits_two(
+    capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    code, _, err = run(capsys, "--explain", key)
+    assert code == 2 and repr(key) in err and "--list-rules" in err
 
 
 def test_tree_with_broken_files_reports_jk000_and_lints_the_rest(
@@ -220,3 +292,57 @@ def test_console_script_runs_as_a_subprocess(project: Path) -> None:
     )
     assert done.returncode == 1
     assert [f["code"] for f in json.loads(done.stdout)] == ["JK101"]
+
+
+def test_named_path_is_linted_even_when_exclude_matches_it(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pyproject.toml").write_text("[tool.jobkit-lint]\nexclude = ['app']\n")
+    write_tree(project, {"app/legacy/old.py": FLAWED})
+    assert run(capsys, "--no-cache")[1] == "No Python files were linted.\n"
+    for named in ("app", "app/tasks.py", "app/legacy"):
+        code, out, _ = run(capsys, "--no-cache", "--format", "json", named)
+        paths = sorted({f["path"] for f in json.loads(out)})
+        expected = {"app": ["app/legacy/old.py", "app/tasks.py"],
+                    "app/tasks.py": ["app/tasks.py"], "app/legacy": ["app/legacy/old.py"]}
+        assert (code, paths) == (1, expected[named]), named
+
+
+def test_patterns_still_apply_below_a_named_directory(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pyproject.toml").write_text("[tool.jobkit-lint]\nexclude = ['legacy']\n")
+    write_tree(project, {"app/legacy/old.py": FLAWED})
+    _, out, _ = run(capsys, "--no-cache", "--format", "json", "app")
+    assert [f["path"] for f in json.loads(out)] == ["app/tasks.py"]
+
+
+def test_force_exclude_skips_excluded_named_paths_as_pre_commit_needs(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pyproject.toml").write_text("[tool.jobkit-lint]\nexclude = ['app/*.py']\n")
+    write_tree(project, {"lib/ok.py": "x = 1\n"})
+    code, out, err = run(capsys, "--no-cache", "--force-exclude", "app/tasks.py", "lib/ok.py")
+    assert (code, out) == (0, "All clear.\n")
+    code, out, err = run(capsys, "--no-cache", "--force-exclude", "app/tasks.py")
+    assert (code, out) == (0, "No Python files were linted.\n")
+    assert "no Python files to lint in app/tasks.py" in err
+
+
+def test_pre_commit_hook_forces_exclusions() -> None:
+    hooks = (Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text()
+    assert "entry: jobkit-lint --force-exclude" in hooks
+
+
+def test_internal_error_exits_two_with_a_traceback(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobkit_lint.rules import model_argument
+
+    def explode(self: object, facts: object) -> None:
+        raise RuntimeError("rule exploded")
+
+    monkeypatch.setattr(model_argument.ModelArgument, "check", explode)
+    code, out, err = run(capsys, "--no-cache", "--jobs", "1")
+    assert (code, out) == (2, "")
+    assert "internal error while linting app/tasks.py: RuntimeError: rule exploded" in err
