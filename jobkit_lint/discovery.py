@@ -27,15 +27,6 @@ def _matches(name: str, relative: str, pattern: str) -> bool:
             or fnmatch(relative, pattern.rstrip("/") + "/*"))
 
 
-def _excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
-    if path.name in DEFAULT_EXCLUDE:
-        return True
-    if not patterns:
-        return False
-    relative = _relative(path, root)
-    return any(_matches(path.name, relative, p) for p in patterns)
-
-
 def _named_exclusions(path: Path, root: Path, patterns: Sequence[str]) -> set[str]:
     """The patterns (and default names) that exclude a named path or one of its folders."""
     absolute = os.path.abspath(path)
@@ -74,15 +65,24 @@ def discover(
             yield path
             continue
         active = tuple(p for p in patterns if p not in named)
-        for directory, dirnames, filenames in os.walk(path):
-            current = Path(directory)
-            dirnames[:] = sorted(
-                d for d in dirnames if not _excluded(current / d, root, active)
-            )
-            for filename in sorted(filenames):
-                candidate = current / filename
-                if filename.endswith(".py") and not _excluded(candidate, root, active):
-                    yield candidate
+        yield from _walk(path, root, active)
+
+
+def _walk(top: Path, root: Path, patterns: tuple[str, ...]) -> Iterator[Path]:
+    # Strings, not Path objects, per entry: a big tree has tens of thousands of them.
+    for directory, dirnames, filenames in os.walk(top):
+        at_root = os.path.abspath(directory) == str(root)
+        base = _relative(Path(directory), root) + "/" if patterns and not at_root else ""
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in DEFAULT_EXCLUDE
+            and not any(_matches(d, base + d, p) for p in patterns)
+        )
+        for filename in sorted(filenames):
+            if filename.endswith(".py") and filename not in DEFAULT_EXCLUDE and not any(
+                _matches(filename, base + filename, p) for p in patterns
+            ):
+                yield Path(os.path.join(directory, filename))
 
 
 def module_name(path: Path) -> tuple[str, bool]:

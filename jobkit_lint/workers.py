@@ -85,8 +85,11 @@ def _rules(select: tuple[str, ...], ignore: tuple[str, ...]) -> tuple[type[Rule]
 class _Worker:
     """The state one process holds between the two passes."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, free_trees: bool = True) -> None:
         self.trees: dict[int, ParsedModule] = {}
+        # A forked pool process ends with os._exit(), which frees nothing: dropping its trees
+        # one by one would only spend CPU on deallocating millions of nodes.
+        self.free_trees = free_trees
 
     def parse(self, units: Sequence[ParseUnit]) -> list[tuple[int, dict[str, Any] | None, Any]]:
         results: list[tuple[int, dict[str, Any] | None, Any]] = []
@@ -107,7 +110,8 @@ class _Worker:
     ) -> list[tuple[int, list[dict[str, Any]]]]:
         results = []
         for unit in units:
-            parsed = self.trees.pop(unit.parse.key, None)
+            parsed = (self.trees.pop(unit.parse.key, None) if self.free_trees
+                      else self.trees.get(unit.parse.key))
             if parsed is None:
                 p = unit.parse
                 parsed = parse(p.path, p.text, module=p.module, is_package=p.is_package)
@@ -144,7 +148,7 @@ def paused_gc() -> Iterator[None]:
 
 def _serve(conn: Connection) -> None:
     gc.disable()
-    worker = _Worker()
+    worker = _Worker(free_trees=False)
     while True:
         message = conn.recv()
         try:

@@ -346,3 +346,18 @@ def test_internal_error_exits_two_with_a_traceback(
     code, out, err = run(capsys, "--no-cache", "--jobs", "1")
     assert (code, out) == (2, "")
     assert "internal error while linting app/tasks.py: RuntimeError: rule exploded" in err
+
+
+@pytest.mark.parametrize(
+    ("pattern", "linted"),
+    [("tasks.py", ["lib/deep/x.py", "lib/x.py"]), ("lib", ["app/tasks.py"]),
+     ("lib/*", ["app/tasks.py"]), ("lib/deep", ["app/tasks.py", "lib/x.py"]),
+     ("lib/*.py", ["app/tasks.py"]), ("x.py", ["app/tasks.py"])],  # fnmatch: * spans /
+)
+def test_exclude_globs_match_names_and_root_relative_paths(
+    project: Path, capsys: pytest.CaptureFixture[str], pattern: str, linted: list[str]
+) -> None:
+    (project / "pyproject.toml").write_text(f"[tool.jobkit-lint]\nexclude = [{pattern!r}]\n")
+    write_tree(project, {"lib/x.py": FLAWED, "lib/deep/x.py": FLAWED})
+    _, out, _ = run(capsys, "--no-cache", "--format", "json")
+    assert sorted({f["path"] for f in json.loads(out)}) == linted
