@@ -70,17 +70,19 @@ def lint_parsed(
     wants_suppressions = bool(violations) or warn_unused_ignores
     if not wants_suppressions:
         return []
-    nodes = [v.node for _rule, v in violations]
+    nodes = [n for _rule, v in violations for n in (v.node, v.anchor) if n is not None]
     positions = PositionMap(parsed.source, parsed.tree, nodes, statements=True)
     blocks = positions.blocks() if "jobkit-lint:" in parsed.source else []
     suppressions = find_suppressions(parsed.source, blocks)
     findings = []
     for rule, v in violations:
-        scope, statement = positions.context(v.node)
+        # A node the rule made up (not in the tree) is placed at its anchor call.
+        node = v.node if v.node in positions or v.anchor is None else v.anchor
+        scope, statement = positions.context(node)
         findings.append(Finding(
-            parsed.path, *positions.span(v.node), rule.CODE, rule.NAME,
+            parsed.path, *positions.span(node), rule.CODE, rule.NAME,
             v.message or rule.MESSAGE,
-            fingerprint(rule.CODE, scope, statement, positions.text(v.node)),
+            fingerprint(rule.CODE, scope, statement, positions.text(node)),
         ))
     kept = apply_suppressions(sorted(findings), suppressions, path=parsed.path,
                               warn_unused=warn_unused_ignores and code_enabled("JK001", ignore))

@@ -150,6 +150,9 @@ class PositionMap:
         offsets = list(accumulate(map(len, state.tokens), initial=bom))
         self.offsets = {key: (offsets[a], offsets[b]) for key, (a, b) in state.marks.items()}
 
+    def __contains__(self, node: object) -> bool:
+        return id(node) in self.offsets
+
     def blocks(self) -> list[BlockLines]:
         """The lines of every def and class (needs `statements`), for block suppressions."""
         return [b for node, _scope in self.statements

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jobkit_lint.cli import main
-
-from .helpers import write_tree
+from .helpers import run_cli, write_tree
 
 VIEWS = """\
     from shop.models import Order
@@ -34,9 +32,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-cache", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(capsys, "--no-cache", *args)
 
 
 def edit(project: Path, text: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 from jobkit_lint import all_rules
 from jobkit_lint.cli import main
 
-from .helpers import FIXTURES, write_tree
+from .helpers import FIXTURES, run_cli, write_tree
 
 SCHEMA = json.loads((Path(__file__).parent / "sarif-2.1.0-subset.schema.json").read_text())
 
@@ -43,10 +43,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+run = run_cli
 
 
 def test_findings_exit_one_and_print_path_line_column_code(

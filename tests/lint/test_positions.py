@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from jobkit_lint import Finding, lint_paths, lint_source
+from jobkit_lint import Finding, Rule, Violation, lint_paths, lint_source
+from jobkit_lint.engine import lint_parsed, parse
+from jobkit_lint.facts import FileFacts
+from jobkit_lint.index import ProjectIndex
 from jobkit_lint.positions import PositionMap
 from jobkit_lint.workers import syntax_error
 
@@ -192,3 +196,23 @@ def test_unparsable_file_spared_by_the_prefilter_is_jk000_at_libcsts_line(
     assert [(f.path, f.line, f.code) for f in report] == [
         ("plain.py", 5, "JK000"), ("tasks.py", 3, "JK000"),
     ]
+
+
+def test_a_node_outside_the_tree_is_placed_at_its_anchor_call() -> None:
+    class MadeUp(Rule):
+        """Reports a node it built itself, anchored at the enqueue."""
+
+        CODE, NAME, MESSAGE = "JK999", "made-up", "made up"
+        VALID, INVALID = ("x = 1\n",), ("x = 1\n",)
+
+        def check(self, facts: FileFacts) -> Iterator[Violation]:
+            for enqueue in facts.enqueues:
+                yield Violation(cst.Name("synthetic"), anchor=enqueue.call)
+
+    source = "from shop.tasks import ship\n\n\ndef view(order_id):\n    ship.delay(order_id)\n"
+    parsed = parse("x.py", source, module="x", is_package=False)
+    (finding,) = lint_parsed(parsed, ProjectIndex([parsed.summary]), [MadeUp])
+    assert (finding.line, finding.column, finding.end_line, finding.end_column) == (5, 5, 5, 25)
+    positions = PositionMap(source, cst.parse_module(source), [])
+    with pytest.raises(KeyError, match="no position was computed for Name"):
+        positions.span(cst.Name("elsewhere"))
