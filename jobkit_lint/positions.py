@@ -106,8 +106,8 @@ def _statements(
             stack.extend((child, inner) for child in reversed(current.body))
         elif isinstance(current, cst.BaseCompoundStatement | cst.Else | cst.ExceptHandler
                         | cst.ExceptStarHandler | cst.Finally | cst.MatchCase):
-            children: list[cst.CSTNode] = [current.body]
-            for extra in ("handlers", "cases", "orelse", "finalbody"):
+            children: list[cst.CSTNode] = []
+            for extra in ("body", "handlers", "cases", "orelse", "finalbody"):
                 value = getattr(current, extra, None)
                 if isinstance(value, tuple):
                     children.extend(value)

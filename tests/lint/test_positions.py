@@ -216,3 +216,35 @@ def test_a_node_outside_the_tree_is_placed_at_its_anchor_call() -> None:
     positions = PositionMap(source, cst.parse_module(source), [])
     with pytest.raises(KeyError, match="no position was computed for Name"):
         positions.span(cst.Name("elsewhere"))
+
+
+def test_findings_inside_every_kind_of_compound_statement_are_positioned() -> None:
+    source = textwrap.dedent("""\
+        from shop.models import Order
+        from shop.tasks import ship
+
+        def view(order: Order, kind):
+            match kind:
+                case "a":
+                    ship.delay(order)
+                case _:
+                    pass
+            try:
+                pass
+            except* ValueError:
+                ship.delay(order)
+            else:
+                ship.delay(order)
+            finally:
+                ship.delay(order)
+            while kind:
+                break
+            else:
+                ship.delay(order)
+    """)
+    found = lint_source(source, path="x.py", warn_unused_ignores=True)
+    assert [(f.line, f.code) for f in found] == [
+        (7, "JK101"), (13, "JK101"), (15, "JK101"), (17, "JK101"), (21, "JK101"),
+    ]
+    # The same statement in the same function: one key, which a baseline counts five times.
+    assert len({f.fingerprint for f in found}) == 1
