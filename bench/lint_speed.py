@@ -1,6 +1,6 @@
 """Benchmark jobkit-lint against libcst parse-only time: Django, external trees, generated code.
 
-Run: python bench/lint_speed.py [--jobs 2] [--tree PATH[=COLD_TARGET_S]]... [--files 2000]
+Run: python bench/lint_speed.py [--jobs 2] [--tree PATH[=COLD_TARGET_S]]... [--files 2000] [--fixit]
 
 Trees: (a) the source of the installed Django (skipped when Django is not importable), every
 `--tree` given (e.g. a checkout of saleor), and (b) a generated tree of job code. Each tree is
@@ -336,6 +336,19 @@ def measure(label: str, tree: Path, jobs: int, repeat: int) -> dict[str, float]:
             "parse": parse, "one_core": best.seconds, "floor": floor, "overhead": overhead}
 
 
+def fixit(tree: Path) -> str:
+    """Fixit's default rules on the same tree (wall time), or why it was skipped."""
+    if shutil.which("fixit") is None:
+        return "skipped: fixit is not installed"
+    started = time.perf_counter()
+    try:
+        subprocess.run(["fixit", "lint", "."], capture_output=True, check=False,
+                       timeout=1800, cwd=tree)
+    except subprocess.TimeoutExpired:
+        return "skipped: fixit took longer than 1800 s"
+    return f"{time.perf_counter() - started:.2f} s wall"
+
+
 def verdict(met: bool) -> str:
     """`met` or `MISSED`."""
     return "met" if met else "MISSED"
@@ -358,13 +371,17 @@ def main() -> int:
                         metavar="PATH[=COLD_TARGET_S]", help="an external source tree")
     parser.add_argument("--skip-django", action="store_true")
     parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument("--fixit", action="store_true",
+                        help="also time Fixit's default rules on each tree (minutes)")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, libcst {version('libcst')}, "
           f"{os.cpu_count()} cores, --jobs {args.jobs}")
 
-    def report_overhead(numbers: dict[str, float]) -> None:
+    def report_overhead(numbers: dict[str, float], tree: Path) -> None:
         print(f"  target everything else <= +{TARGET_OVERHEAD:.0%} over parse-only: "
               f"{verdict(numbers['overhead'] <= TARGET_OVERHEAD)}")
+        if args.fixit:
+            print(f"  Fixit default rules: {fixit(tree)}")
 
     with tempfile.TemporaryDirectory() as scratch:
         django_dir = None
@@ -382,19 +399,19 @@ def main() -> int:
                 print(f"  target cold <= {TARGET_COLD_DJANGO} s wall: "
                       f"{verdict(a['cold'] <= TARGET_COLD_DJANGO)}; warm <= "
                       f"{TARGET_WARM_DJANGO} s wall: {verdict(a['warm'] <= TARGET_WARM_DJANGO)}")
-                report_overhead(a)
+                report_overhead(a, tree)
         for path, target in args.tree:
             tree = Path(scratch) / path.resolve().name
             shutil.copytree(path, tree, ignore=shutil.ignore_patterns(".jobkit-lint-cache"))
             t = measure(f"{path}", tree, args.jobs, args.repeat)
             if target is not None:
                 print(f"  target cold <= {target} s wall: {verdict(t['cold'] <= target)}")
-            report_overhead(t)
+            report_overhead(t, tree)
         if not args.skip_generated:
             tree = Path(scratch) / "generated"
             generate(tree, args.files)
             b = measure("(b) generated job code", tree, args.jobs, args.repeat)
-            report_overhead(b)
+            report_overhead(b, tree)
     return 0
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 
-__all__ = ["may_define", "may_lint", "may_suppress", "names_pattern"]
+__all__ = ["may_define", "may_lint", "may_suppress", "mentions_job", "names_pattern"]
 
 _DEFINES = re.compile(
     r"jobkit|celery|shared_task|\.task\b|dramatiq|huey|GenericActor|declarative_base"
@@ -57,6 +57,11 @@ def may_lint(text: str, job_names: AbstractSet[str] = frozenset()) -> bool:
     """
     if _ENQUEUES.search(text) or (_EMAIL.search(text) and _HANDLER.search(text)):
         return True
+    return mentions_job(text, job_names)
+
+
+def mentions_job(text: str, job_names: AbstractSet[str]) -> bool:
+    """Whether the text names one of the indexed jobs (the second half of :func:`may_lint`)."""
     return bool(job_names) and not job_names.isdisjoint(_WORD.findall(text))
 
 

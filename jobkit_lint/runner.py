@@ -19,7 +19,7 @@ from jobkit_lint.config import Config, load_config
 from jobkit_lint.discovery import discover, module_name, relative_label
 from jobkit_lint.finding import PARSE_ERROR, Finding
 from jobkit_lint.index import ProjectIndex
-from jobkit_lint.prefilter import may_define, may_lint, may_suppress, names_pattern
+from jobkit_lint.prefilter import may_define, may_lint, may_suppress, mentions_job, names_pattern
 from jobkit_lint.registry import code_enabled, select_rules
 from jobkit_lint.summary import ModuleSummary
 from jobkit_lint.workers import LintSettings, LintUnit, ParseUnit, WorkerPool, paused_gc
@@ -67,6 +67,14 @@ class _File:
     summary: ModuleSummary | None = None
     error: Finding | None = None
     findings: list[Finding] | None = None
+    # may_lint() without the job names, computed at most once: both passes need it.
+    mentions_framework: bool | None = None
+
+    def may_lint(self) -> bool:
+        assert self.text is not None
+        if self.mentions_framework is None:
+            self.mentions_framework = may_lint(self.text)
+        return self.mentions_framework
 
     def unit(self, *, check_only: bool = False) -> ParseUnit:
         assert self.text is not None
@@ -179,7 +187,7 @@ def lint_paths(
                 file.summary = ModuleSummary.from_dict(entry["summary"])
             if entry.get("error"):
                 file.error = Finding.from_dict(entry["error"])
-        elif may_define(file.text, extra_bases) or (file.lint and may_lint(file.text)):
+        elif may_define(file.text, extra_bases) or (file.lint and file.may_lint()):
             to_parse.append(file)
         elif file.lint:
             to_check.append(file)
@@ -207,8 +215,8 @@ def lint_paths(
             if entry is not None and entry.get("lint_key") == lint_key:
                 file.findings = [Finding.from_dict(d) for d in entry["findings"]]
                 report.stats.cached += 1
-            elif may_lint(file.text, names) or (warn_unused_ignores
-                                                and may_suppress(file.text)):
+            elif file.may_lint() or mentions_job(file.text, names) or (
+                    warn_unused_ignores and may_suppress(file.text)):
                 units.append(LintUnit(file.unit(), _file_ignores(config, file)))
                 report.stats.parsed += file.key not in parsed_keys
             else:
