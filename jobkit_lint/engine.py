@@ -70,13 +70,15 @@ def lint_parsed(
     wants_suppressions = bool(violations) or warn_unused_ignores
     if not wants_suppressions:
         return []
-    nodes = [n for _rule, v in violations for n in (v.node, v.anchor) if n is not None]
+    # The children too: a node the analysis built is placed by the real nodes it holds.
+    nodes = [n for _rule, v in violations
+             for n in (v.node, v.anchor, *v.node.children) if n is not None]
     positions = PositionMap(parsed.source, parsed.tree, nodes, statements=True)
     blocks = positions.blocks() if "jobkit-lint:" in parsed.source else []
     suppressions = find_suppressions(parsed.source, blocks)
     findings = []
     for rule, v in violations:
-        # A node the rule made up (not in the tree) is placed at its anchor call.
+        # A node made up from nothing in the tree is placed at its anchor call.
         node = v.node if v.node in positions or v.anchor is None else v.anchor
         scope, statement = positions.context(node)
         findings.append(Finding(

@@ -151,7 +151,7 @@ class PositionMap:
         self.offsets = {key: (offsets[a], offsets[b]) for key, (a, b) in state.marks.items()}
 
     def __contains__(self, node: object) -> bool:
-        return id(node) in self.offsets
+        return isinstance(node, cst.CSTNode) and self._range(node) is not None
 
     def blocks(self) -> list[BlockLines]:
         """The lines of every def and class (needs `statements`), for block suppressions."""
@@ -189,7 +189,14 @@ class PositionMap:
         return line, offset - self.starts[line - 1] + 1
 
     def _range(self, node: cst.CSTNode) -> tuple[int, int] | None:
-        return self.offsets.get(id(node))
+        bounds = self.offsets.get(id(node))
+        if bounds is None:
+            # A node built by the analysis (`partial(task.delay, x)` read as `task.delay(x)`)
+            # is not in the tree, but its children are: it spans them.
+            parts = [self.offsets[id(c)] for c in node.children if id(c) in self.offsets]
+            if parts:
+                bounds = (min(p[0] for p in parts), max(p[1] for p in parts))
+        return bounds
 
     def _line(self, offset: int) -> int:
         return bisect.bisect_right(self.starts, offset)

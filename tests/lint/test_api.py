@@ -79,7 +79,7 @@ def test_files_read_only_for_the_index_report_nothing(
     write_tree(tmp_path, {
         "pyproject.toml": "",
         "broken.py": "def broken(:\n",
-        "other.py": "from t import job\njob.delay(b'x')\n",
+        "other.py": "from t import job\njob.delay({1})\n",
         "ok.py": "x = 1\n",
     })
     monkeypatch.chdir(tmp_path)
@@ -93,7 +93,7 @@ def test_a_coding_declaration_is_honoured_and_a_byte_order_mark_dropped(
 ) -> None:
     (tmp_path / "latin.py").write_bytes(
         b"# -*- coding: latin-1 -*-\nfrom t import job\n\n\ndef f():\n"
-        b"    job.delay(b'caf\xe9')\n"
+        b"    job.delay({'caf\xe9'})\n"
     )
     (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbffrom t import job\njob.delay({1})\n")
     (tmp_path / "bad.py").write_bytes(b"x = 1\ny = '\xe9'\n")

@@ -218,6 +218,18 @@ def test_a_node_outside_the_tree_is_placed_at_its_anchor_call() -> None:
         positions.span(cst.Name("elsewhere"))
 
 
+def test_a_call_built_from_tree_nodes_spans_them() -> None:
+    # The analysis reads `partial(ship.delay, order)` as the enqueue `ship.delay(order)`.
+    source = "from functools import partial\n\ncallback = partial(ship.delay, order, 2)\n"
+    tree = cst.parse_module(source)
+    real = tree.body[1].body[0].value  # type: ignore[attr-defined]
+    built = cst.Call(func=real.args[0].value, args=real.args[1:])
+    positions = PositionMap(source, tree, [built, *built.children])
+    assert built in positions
+    assert positions.span(built) == (3, 20, 3, 40)
+    assert positions.text(built) == "ship.delay, order, 2"
+
+
 def test_findings_inside_every_kind_of_compound_statement_are_positioned() -> None:
     source = textwrap.dedent("""\
         from shop.models import Order
