@@ -170,8 +170,12 @@ def shoot(screenshots: Path) -> Callable[[Any, str], Path]:
 
 
 @pytest.fixture
-def page(browser: Any, screenshots: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser page; console errors (a CSP violation included) fail the test."""
+def page(browser: Any, screenshots: Path, request: pytest.FixtureRequest,
+         serve: Callable[[Any], Served]) -> Iterator[Any]:
+    """A fresh browser page; console errors (a CSP violation included) fail the test.
+
+    It depends on ``serve`` so that it closes before the servers stop: a page left open
+    would poll a stopped server and log connection errors that are no fault of the app."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     errors: list[str] = []
