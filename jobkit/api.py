@@ -194,6 +194,10 @@ class Admin:
         created_at (as Sidekiq's "Retry Now"); False if another process moved it first."""
         job = dict(record.payload)
         job["enqueued_at"] = float(self.settings.clock())
+        count = job.get("retry_count")
+        if isinstance(count, int) and not isinstance(count, bool):
+            # As Sidekiq's "Retry Now": a retry an operator asks for uses up no attempt.
+            job["retry_count"] = count - 1
         queue = job["queue"] if isinstance(job.get("queue"), str) and job["queue"] else "default"
         moved = self._move_due(keys=[self._set_key(record.where), self.keys.queues,
                                      self.keys.queue(queue)],
