@@ -2,7 +2,8 @@
 
 Define jobs by subclassing :class:`Job` (or with :func:`job`), enqueue them with
 ``perform_async``/``perform_in``/``perform_at``/``perform_bulk``, and run them with
-``jobkit worker``; declare periodic jobs with ``cron``/``every`` or :func:`periodic`.
+``jobkit worker``; ``perform`` may be ``async def``; declare periodic jobs with ``cron``/``every``
+or :func:`periodic`.
 """
 
 from ._version import __version__

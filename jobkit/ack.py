@@ -127,6 +127,9 @@ def write(
         pipe.lrem(keys.inprogress(identity, out.queue), 1, out.raw)  # type: ignore[arg-type]
         if out.status == "requeue":
             pipe.zadd(keys.schedule, {out.raw: out.score or now})
+            if out.unlock is not None:
+                # A cancelled while_executing job lets go of its lock until it runs again.
+                pipe.eval(scripts.UNLOCK, 1, out.unlock[0], out.unlock[1])
             continue
         processed += 1
         if out.failed:

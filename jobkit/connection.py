@@ -15,6 +15,13 @@ import redis
 from .errors import ConfigError
 
 _servers: dict[str, Any] = {}
+#: Connection options for URL-made clients, sync and asyncio alike.
+URL_OPTIONS: dict[str, Any] = {
+    "decode_responses": False,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "health_check_interval": 30,
+}
 _servers_lock = threading.Lock()
 
 
@@ -29,13 +36,7 @@ def connect(url: str) -> redis.Redis:
     if url.startswith("redis+sentinel://"):
         return _sentinel_client(url)
     try:
-        return redis.Redis.from_url(
-            url,
-            decode_responses=False,
-            socket_connect_timeout=5,
-            socket_keepalive=True,
-            health_check_interval=30,
-        )
+        return redis.Redis.from_url(url, **URL_OPTIONS)
     except ValueError as e:
         raise ConfigError(f"redis_url={url!r} is not a usable Redis URL: {e}") from e
 
@@ -108,7 +109,9 @@ def send_pipelined(client: redis.Redis, *commands: tuple[Any, ...]) -> list[Any]
     return replies
 
 
-def _memory_client(name: str) -> redis.Redis:
+def memory_server(name: str) -> Any:
+    """The embedded fakeredis server called ``name``, created on first use; sync and async
+    connections to it see one database."""
     # fakeredis is imported here so that a production worker never loads it.
     import fakeredis
 
@@ -116,7 +119,13 @@ def _memory_client(name: str) -> redis.Redis:
         server = _servers.get(name)
         if server is None:
             server = _servers[name] = fakeredis.FakeServer()
-    client: redis.Redis = fakeredis.FakeRedis(server=server, decode_responses=False)
+    return server
+
+
+def _memory_client(name: str) -> redis.Redis:
+    import fakeredis
+
+    client: redis.Redis = fakeredis.FakeRedis(server=memory_server(name), decode_responses=False)
     return client
 
 

@@ -65,6 +65,8 @@ class Job:
 
     #: (required, maximum or None for ``*args``) positional argument counts of ``perform``.
     _arity: ClassVar[tuple[int, int | None]] = (0, None)
+    #: True when ``perform`` is ``async def``: the worker awaits it on an event loop.
+    _coroutine: ClassVar[bool] = False
     _options: ClassVar[JobOptions]
 
     jid: str = ""
@@ -92,7 +94,9 @@ class Job:
         )
         cls.discard_on = check_discard_on(cls.discard_on, owner)
         check_bool("retry_jitter", cls.retry_jitter, owner)
-        cls._arity = _arity_of(cls._perform_target(), owner)
+        target = cls._perform_target()
+        cls._arity = _arity_of(target, owner)
+        cls._coroutine = inspect.iscoroutinefunction(target)
         periodic_entries.from_class(cls, owner)
         registry.register(cls)
 
@@ -101,16 +105,21 @@ class Job:
         perform = cls.__dict__.get("perform") or getattr(cls, "perform", None)
         if perform is None or perform is Job.perform:
             raise JobDefinitionError(f"{cls.__module__}.{cls.__qualname__} must define perform()")
-        if inspect.iscoroutinefunction(perform):
+        if inspect.isasyncgenfunction(perform) or inspect.isgeneratorfunction(perform):
             raise JobDefinitionError(
-                f"{cls.__module__}.{cls.__qualname__}.perform is async; jobkit runs jobs in "
-                "threads, so define a plain def (call asyncio.run inside if needed)"
+                f"{cls.__module__}.{cls.__qualname__}.perform is a generator; define it with "
+                "`def` (runs in a thread) or `async def` (awaited on an event loop), without yield"
             )
         return functools.partial(perform, None)
 
-    def perform(self, *args: Any) -> None:
-        """Do the work; raise to fail (and retry)."""
+    def perform(self, *args: Any) -> Any:
+        """Do the work (``def`` or ``async def``); raise to fail (and retry)."""
         raise NotImplementedError
+
+    @classmethod
+    def is_coroutine(cls) -> bool:
+        """True when ``perform`` is ``async def`` (a coroutine job)."""
+        return cls._coroutine
 
     @classmethod
     def retry_in(cls, count: int, exc: BaseException) -> float | None:
@@ -306,11 +315,14 @@ def job(
         def perform(self: Job, *args: Any) -> None:
             fn(*args)  # type: ignore[call-arg, unused-ignore]
 
+        async def aperform(self: Job, *args: Any) -> None:
+            await fn(*args)  # type: ignore[call-arg, misc, unused-ignore]
+
         attrs: dict[str, Any] = {
             "__module__": fn.__module__,
             "__qualname__": fn.__qualname__,
             "__doc__": fn.__doc__,
-            "perform": perform,
+            "perform": aperform if inspect.iscoroutinefunction(fn) else perform,
             "_perform_target": classmethod(lambda cls: fn),
             **{k: (staticmethod(v) if k == "unique_args" and v else v) for k, v in options.items()},
         }

@@ -7,7 +7,9 @@ Redis call made here, because they must be held while ``perform`` runs.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -18,11 +20,15 @@ import redis
 
 from . import payload as pl
 from . import periodic_entries, registry, retry, scripts
+from .coroutines import cancelling, coroutine_chain, plain_chain, run_sync, settle
 from .errors import PayloadError, UnknownJobError
 from .keys import Keys
 from .settings import Settings
 
 if TYPE_CHECKING:
+    import redis.asyncio as aredis
+
+    from .aconnection import PerLoop
     from .job import Job
     from .middleware.base import ServerMiddleware
 
@@ -113,7 +119,8 @@ def invalid_payload(raw: bytes, queue: str, error: PayloadError, now: float) -> 
 
 
 class Processor:
-    """Runs jobs through the server middleware chain; one instance serves all threads."""
+    """Runs jobs through the server middleware chain; one instance serves all threads and,
+    through :meth:`aprocess`, any number of event loops."""
 
     def __init__(
         self,
@@ -127,14 +134,14 @@ class Processor:
         self.redis = connection
         self.middleware = middleware
         self._unlock = connection.register_script(scripts.UNLOCK)
+        self._async_redis: PerLoop[aredis.Redis] | None = None
 
     def release(self, lock: tuple[str, str]) -> None:
         """Release a unique lock if its owner still holds it."""
         self._unlock(keys=[lock[0]], args=[lock[1]])
 
-    def process(self, raw: bytes, queue: str) -> Outcome:
-        """Run the job in ``raw`` fetched from ``queue`` and return its outcome."""
-        now = self.settings.clock()
+    def load(self, raw: bytes, queue: str) -> tuple[pl.Payload, type[Job]] | Outcome:
+        """The decoded payload and its job class, or the "invalid" outcome of a bad payload."""
         try:
             payload = pl.decode(raw)
             job = registry.lookup(payload["class"])
@@ -145,52 +152,158 @@ class Processor:
                 )
         except PayloadError as e:
             log.error("bad payload in queue %r moved to the dead set: %s", queue, e)
+            now = self.settings.clock()
             return Outcome(raw, queue, "invalid", invalid_payload(raw, queue, e, now), exc=e)
-        return self._run(raw, queue, payload, job)
+        return payload, job
+
+    def process(self, raw: bytes, queue: str) -> Outcome:
+        """Run the job in ``raw`` fetched from ``queue`` and return its outcome.
+
+        A coroutine job runs to completion on this thread's own event loop. Raises
+        ``redis.RedisError`` only before the job ran (a unique-lock call failed).
+        """
+        loaded = self.load(raw, queue)
+        if isinstance(loaded, Outcome):
+            return loaded
+        return self._run(raw, queue, *loaded)
 
     def _run(self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job]) -> Outcome:
-        mode = payload.get("unique")
-        digest = payload.get("unique_digest")
-        lock = (self.keys.unique(digest), payload["jid"]) if mode and digest else None
+        mode, lock = self._lock_of(payload)
         if lock and mode == "until_executing":
             self.release(lock)
             lock = None
-        if lock and mode == "while_executing":
-            ttl = int(job.options().unique_for * 1000)
-            if not self.redis.set(lock[0], lock[1], nx=True, px=ttl):
-                return Outcome(raw, queue, "requeue", payload, score=self.settings.clock()
-                               + WHILE_EXECUTING_WAIT, job=job)
+        if lock and mode == "while_executing" and not self.redis.set(
+            lock[0], lock[1], nx=True, px=_lock_ms(job)
+        ):
+            return self._held_elsewhere(raw, queue, payload, job)
         started = time.perf_counter()
         try:
             self._perform(job, payload)
         except BaseException as e:
             # BaseException too: a job calling sys.exit() would otherwise end the thread
             # silently and leave the job unacknowledged.
-            elapsed = time.perf_counter() - started
-            decision = retry.decide(payload, e, job, now=self.settings.clock(),
-                                    settings=self.settings)
-            keep_lock = decision.verdict == "retry" and mode == "until_executed"
-            return Outcome(raw, queue, decision.verdict, decision.payload, score=decision.retry_at,
-                           exc=e, job=job, elapsed=elapsed, unlock=None if keep_lock else lock)
+            return self._failed(raw, queue, payload, job, e, started, mode, lock)
         return Outcome(raw, queue, "done", payload, job=job, elapsed=time.perf_counter() - started,
                        unlock=lock)
 
-    def _perform(self, job: type[Job], payload: pl.Payload) -> None:
+    async def aprocess(self, raw: bytes, queue: str) -> Outcome:
+        """:meth:`process` as a coroutine, for an event loop running many jobs at once.
+
+        A coroutine job is awaited on the running loop, a plain one runs in a thread.
+        Retries, discards, unique locks (on ``redis.asyncio``) and middleware behave as in
+        :meth:`process`. Cancelling the task running it ends in a "requeue" outcome with
+        ``extra["cancelled"]``, never in success or death: it returns that outcome rather
+        than raising. Raises ``redis.RedisError`` only before the job ran.
+        """
+        loaded = self.load(raw, queue)
+        if isinstance(loaded, Outcome):
+            return loaded
+        payload, job = loaded
+        mode, lock = self._lock_of(payload)
+        if lock and mode == "until_executing":
+            await self._arelease(lock)
+            lock = None
+        if lock and mode == "while_executing" and not await self._aredis().set(
+            lock[0], lock[1], nx=True, px=_lock_ms(job)
+        ):
+            return self._held_elsewhere(raw, queue, payload, job)
+        started = time.perf_counter()
+        try:
+            await self._aperform(job, payload)
+        except asyncio.CancelledError as e:
+            if cancelling(unknown=True):
+                return self._cancelled(raw, queue, payload, job, started, mode, lock)
+            # Raised by the job itself (a future it awaited was cancelled): a failure.
+            return self._failed(raw, queue, payload, job, e, started, mode, lock)
+        except BaseException as e:
+            if cancelling(unknown=False):
+                return self._cancelled(raw, queue, payload, job, started, mode, lock)
+            return self._failed(raw, queue, payload, job, e, started, mode, lock)
+        if cancelling(unknown=False):
+            # The job swallowed the cancellation: it may not have finished its work.
+            return self._cancelled(raw, queue, payload, job, started, mode, lock)
+        return Outcome(raw, queue, "done", payload, job=job, elapsed=time.perf_counter() - started,
+                       unlock=lock)
+
+    async def aclose(self) -> None:
+        """Close the running loop's asyncio connection (before that loop ends)."""
+        if self._async_redis is not None:
+            await self._async_redis.aclose()
+
+    def _lock_of(self, payload: pl.Payload) -> tuple[Any, tuple[str, str] | None]:
+        mode = payload.get("unique")
+        digest = payload.get("unique_digest")
+        return mode, (self.keys.unique(digest), payload["jid"]) if mode and digest else None
+
+    def _held_elsewhere(
+        self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job]
+    ) -> Outcome:
+        return Outcome(raw, queue, "requeue", payload,
+                       score=self.settings.clock() + WHILE_EXECUTING_WAIT, job=job)
+
+    def _failed(self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job],
+                exc: BaseException, started: float, mode: Any,
+                lock: tuple[str, str] | None) -> Outcome:
+        elapsed = time.perf_counter() - started
+        decision = retry.decide(payload, exc, job, now=self.settings.clock(),
+                                settings=self.settings)
+        keep_lock = decision.verdict == "retry" and mode == "until_executed"
+        return Outcome(raw, queue, decision.verdict, decision.payload, score=decision.retry_at,
+                       exc=exc, job=job, elapsed=elapsed, unlock=None if keep_lock else lock)
+
+    def _cancelled(self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job],
+                   started: float, mode: Any, lock: tuple[str, str] | None) -> Outcome:
+        # The original bytes go back, as a graceful stop requeues them: no attempt counted.
+        # An until_executed lock stays with the job; a while_executing one is taken again.
+        return Outcome(raw, queue, "requeue", payload, score=self.settings.clock(), job=job,
+                       elapsed=time.perf_counter() - started,
+                       unlock=lock if mode == "while_executing" else None,
+                       extra={"cancelled": True})
+
+    def _instance(self, job: type[Job], payload: pl.Payload) -> Job:
         instance = job()
         instance.jid = payload["jid"]
         instance.retry_count = payload.get("retry_count")
         instance.tick = periodic_entries.tick_of(payload)
+        return instance
+
+    def _perform(self, job: type[Job], payload: pl.Payload) -> None:
+        instance = self._instance(job, payload)
         args = payload["args"]
+        if job.is_coroutine():
+            run_sync(lambda: self._acall(instance, payload, args))
+            return
 
         def call() -> None:
-            instance.perform(*args)
+            result = instance.perform(*args)
+            if inspect.isawaitable(result):
+                run_sync(lambda: settle(result))
 
-        for mw in reversed(self.middleware):
-            call = _wrap(mw, instance, payload, call)
-        call()
+        plain_chain(self.middleware, instance, payload, call)()
+
+    async def _aperform(self, job: type[Job], payload: pl.Payload) -> None:
+        if job.is_coroutine():
+            await self._acall(self._instance(job, payload), payload, payload["args"])
+        else:
+            await asyncio.to_thread(self._perform, job, payload)
+
+    async def _acall(self, instance: Job, payload: pl.Payload, args: list[Any]) -> None:
+        async def call() -> None:
+            await settle(instance.perform(*args))
+
+        await coroutine_chain(self.middleware, instance, payload, call)()
+
+    def _aredis(self) -> aredis.Redis:
+        if self._async_redis is None:
+            from .aconnection import PerLoop, aconnect
+
+            url = self.settings.redis_url
+            self._async_redis = PerLoop(lambda: aconnect(url), lambda r: r.aclose())
+        return self._async_redis.get()
+
+    async def _arelease(self, lock: tuple[str, str]) -> None:
+        await self._aredis().eval(scripts.UNLOCK, 1, lock[0], lock[1])
 
 
-def _wrap(
-    mw: ServerMiddleware, job: Job, payload: pl.Payload, call_next: Callable[[], None]
-) -> Callable[[], None]:
-    return lambda: mw.perform(job, payload, call_next)
+def _lock_ms(job: type[Job]) -> int:
+    return int(job.options().unique_for * 1000)

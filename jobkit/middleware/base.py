@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,8 +25,25 @@ class ClientMiddleware:
 
 
 class ServerMiddleware:
-    """Wraps every perform in the worker. Override :meth:`perform`."""
+    """Wraps every perform in the worker. Override :meth:`perform`, and :meth:`aperform` to
+    wrap coroutine jobs on the event loop without a thread.
+
+    A middleware that overrides only ``perform`` wraps coroutine jobs too: its ``perform``
+    then runs in a thread of its own while ``call_next()`` awaits the job on the loop. One
+    that overrides only ``aperform`` wraps plain jobs too, awaited around the job's thread.
+    """
 
     def perform(self, job: Job, payload: Payload, call_next: Callable[[], None]) -> None:
         """Call ``call_next()`` to run the job; exceptions propagate to the retry logic."""
         call_next()
+
+    async def aperform(
+        self, job: Job, payload: Payload, call_next: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Await ``call_next()`` to run the job; exceptions (and cancellation) propagate."""
+        await call_next()
+
+
+def overrides(mw: ServerMiddleware, hook: str) -> bool:
+    """Whether ``mw``'s class defines its own ``hook`` (``"perform"`` or ``"aperform"``)."""
+    return getattr(type(mw), hook) is not getattr(ServerMiddleware, hook)

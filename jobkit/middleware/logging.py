@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .base import Payload, ServerMiddleware
@@ -16,7 +17,8 @@ logger = logging.getLogger("jobkit.job")
 
 
 class JobLogger(ServerMiddleware):
-    """Logs ``start``/``done``/``fail`` with class, jid and elapsed time at INFO."""
+    """Logs ``start``/``done``/``fail`` with class, jid and elapsed time at INFO; for a
+    coroutine job the time is that of the awaited job."""
 
     def __init__(self, log: logging.Logger = logger) -> None:
         self.log = log
@@ -26,11 +28,25 @@ class JobLogger(ServerMiddleware):
         if not self.log.isEnabledFor(logging.INFO):
             call_next()
             return
+        with self._logged(payload):
+            call_next()
+
+    async def aperform(
+        self, job: Job, payload: Payload, call_next: Callable[[], Awaitable[None]]
+    ) -> None:
+        if not self.log.isEnabledFor(logging.INFO):
+            await call_next()
+            return
+        with self._logged(payload):
+            await call_next()
+
+    @contextmanager
+    def _logged(self, payload: Payload) -> Iterator[None]:
         tag = f"{payload['class']} JID-{payload['jid']}"
         self.log.info("%s start", tag)
         started = time.perf_counter()
         try:
-            call_next()
+            yield
         except BaseException:
             self.log.info("%s fail: %.3f sec", tag, time.perf_counter() - started)
             raise

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from .base import Payload, ServerMiddleware
@@ -23,7 +24,8 @@ class MetricsSink(Protocol):
 class MetricsMiddleware(ServerMiddleware):
     """Reports ``<prefix>.perform`` timing and ``<prefix>.success``/``.failure`` counts.
 
-    Tags carry ``job`` and ``queue`` (and ``error`` on failure).
+    Tags carry ``job`` and ``queue`` (and ``error`` on failure). A coroutine job is timed
+    from the start to the end of its awaiting.
     """
 
     def __init__(
@@ -38,10 +40,21 @@ class MetricsMiddleware(ServerMiddleware):
         self.clock = clock
 
     def perform(self, job: Job, payload: Payload, call_next: Callable[[], None]) -> None:
+        with self._measured(payload):
+            call_next()
+
+    async def aperform(
+        self, job: Job, payload: Payload, call_next: Callable[[], Awaitable[None]]
+    ) -> None:
+        with self._measured(payload):
+            await call_next()
+
+    @contextmanager
+    def _measured(self, payload: Payload) -> Iterator[None]:
         tags = {"job": str(payload["class"]), "queue": str(payload["queue"])}
         started = self.clock()
         try:
-            call_next()
+            yield
         except BaseException as e:
             self.sink.increment(f"{self.prefix}.failure", {**tags, "error": type(e).__name__})
             raise

@@ -57,11 +57,22 @@ def test_job_without_perform_is_rejected() -> None:
         type("NoPerform", (jobkit.Job,), {})
 
 
-def test_async_perform_is_rejected() -> None:
-    async def perform(self: Any) -> None: ...
+def test_async_perform_defines_a_coroutine_job_with_the_same_arity_check() -> None:
+    async def perform(self: Any, order_id: int, note: str = "") -> None: ...
 
-    with pytest.raises(JobDefinitionError, match="is async"):
-        type("AsyncJob", (jobkit.Job,), {"perform": perform})
+    job = type("AsyncJobDefinition", (jobkit.Job,), {"perform": perform, "queue": "io"})
+    assert job.is_coroutine() and job.options().queue == "io"
+    with pytest.raises(ArgumentError, match=r"takes 1 to 2 argument\(s\) but 3 were given"):
+        job.check_arity([1, "a", "b"])
+    unregister(job.name)
+
+
+def test_generator_perform_is_rejected_naming_the_job() -> None:
+    async def perform(self: Any) -> Any:
+        yield 1
+
+    with pytest.raises(JobDefinitionError, match=r"AsyncGenJob.perform is a generator"):
+        type("AsyncGenJob", (jobkit.Job,), {"perform": perform})
 
 
 def test_two_classes_claiming_one_name_is_an_error() -> None:
