@@ -1,12 +1,13 @@
 """jobkit: a Sidekiq-compatible Redis job runtime for Python.
 
 Define jobs by subclassing :class:`Job` (or with :func:`job`), enqueue them with
-``perform_async``/``perform_in``/``perform_at``/``perform_bulk``, and run them with
-``jobkit worker``; ``perform`` may be ``async def``; declare periodic jobs with ``cron``/``every``
-or :func:`periodic`.
+``perform_async``/``perform_in``/``perform_at``/``perform_bulk`` (``await
+Job.aperform_async(...)`` and friends from async code), and run them with ``jobkit worker``;
+``perform`` may be ``async def``; declare periodic jobs with ``cron``/``every`` or :func:`periodic`.
 """
 
 from ._version import __version__
+from .aclient import AsyncClient, aclose, get_async_client
 from .aftercommit import pending_after_commit
 from .client import Client
 from .config import configure, get_client, get_settings, use_client
@@ -36,6 +37,7 @@ from .worker import Worker, WorkerOptions
 
 __all__ = [
     "ArgumentError",
+    "AsyncClient",
     "Client",
     "ClientMiddleware",
     "ConfigError",
@@ -57,7 +59,9 @@ __all__ = [
     "Worker",
     "WorkerOptions",
     "__version__",
+    "aclose",
     "configure",
+    "get_async_client",
     "get_client",
     "get_settings",
     "job",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import redis
 
@@ -106,6 +106,29 @@ class Client:
         now: float | None = None,
     ) -> str | None:
         """Push a ready payload (already through middleware) now or at ``at``."""
+        ready = self.prepare_push(payload, at=at, unique_ttl_ms=unique_ttl_ms, now=now)
+        if ready.unique is not None:
+            if not self._enqueue_unique(keys=ready.unique[0], args=ready.unique[1]):
+                return None
+        elif ready.scheduled:
+            self.redis.zadd(self.keys.schedule, {ready.raw: ready.score})
+        else:
+            # SADD first: if the LPUSH lands, the queue is registered; a failure between
+            # the two leaves at most a registered, empty queue.
+            send_pipelined(self.redis, ("SADD", self.keys.queues, ready.queue),
+                           ("LPUSH", ready.target, ready.raw))
+        self._after_push(payload)
+        return str(payload["jid"])
+
+    def prepare_push(
+        self,
+        payload: pl.Payload,
+        *,
+        at: float | None = None,
+        unique_ttl_ms: int | None = None,
+        now: float | None = None,
+    ) -> ReadyPush:
+        """The bytes of ``payload`` and where they go (shared by the sync and async clients)."""
         if now is None:
             now = self.settings.clock()
         payload.pop("at", None)
@@ -115,28 +138,14 @@ class Client:
         raw = pl.encode(payload)
         queue = payload["queue"]
         target = self.keys.schedule if scheduled else self.keys.queue(queue)
+        unique_call = None
         if unique_ttl_ms is not None:
-            ok = self._enqueue_unique(
-                keys=[
-                    self.keys.queues,
-                    self.keys.unique(payload["unique_digest"]),
-                    self.keys.unique_rejected,
-                    target,
-                ],
-                args=[queue, raw, payload["jid"], unique_ttl_ms, repr(at) if scheduled else ""],
+            unique_call = (
+                [self.keys.queues, self.keys.unique(payload["unique_digest"]),
+                 self.keys.unique_rejected, target],
+                [queue, raw, payload["jid"], unique_ttl_ms, repr(at) if scheduled else ""],
             )
-            if not ok:
-                return None
-            self._after_push(payload)
-            return str(payload["jid"])
-        if scheduled:
-            self.redis.zadd(self.keys.schedule, {raw: float(at or now)})
-        else:
-            # SADD first: if the LPUSH lands, the queue is registered; a failure between
-            # the two leaves at most a registered, empty queue.
-            send_pipelined(self.redis, ("SADD", self.keys.queues, queue), ("LPUSH", target, raw))
-        self._after_push(payload)
-        return str(payload["jid"])
+        return ReadyPush(raw, queue, target, scheduled, float(at or now), unique_call)
 
     def _after_push(self, payload: pl.Payload) -> None:
         for mw in self.settings.client_middleware:
@@ -151,6 +160,32 @@ class Client:
         batch_size: int = 1000,
     ) -> list[str | None]:
         """Enqueue one job per argument list, ``batch_size`` jobs per round trip."""
+        payloads, now = self.build_bulk(job, args_list, options, batch_size=batch_size)
+        if options.unique in ("until_executed", "until_executing"):
+            ttl = self._lock_ttl(options, None, now)
+            return [self.push(p, unique_ttl_ms=ttl) if p else None for p in payloads]
+        # One MULTI per batch: the SADDs and LPUSHes of a batch land together or not at all.
+        pipe = self.redis.pipeline(transaction=True)
+        for by_queue, pushed in bulk_batches(payloads, now, batch_size):
+            for queue, raws in by_queue.items():
+                pipe.sadd(self.keys.queues, queue)
+                # LPUSH a b c leaves a at the right, so the list order is the call order.
+                pipe.lpush(self.keys.queue(queue), *raws)
+            pipe.execute()
+            for p in pushed:
+                self._after_push(p)
+        return [p["jid"] if p else None for p in payloads]
+
+    def build_bulk(
+        self,
+        job: type[Job],
+        args_list: Iterable[Sequence[Any]],
+        options: JobOptions,
+        *,
+        batch_size: int,
+    ) -> tuple[list[pl.Payload | None], float]:
+        """Checked payloads for ``perform_bulk``, through the middleware (None = dropped),
+        and the time they were built at."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ArgumentError(f"batch_size={batch_size!r} must be a positive integer")
         if isinstance(args_list, str | bytes) or not isinstance(args_list, Iterable):
@@ -167,33 +202,35 @@ class Client:
             except ArgumentError as e:
                 raise ArgumentError(f"args_list[{i}]: {e}") from e
             payloads.append(self._through_middleware(built))
-        if options.unique in ("until_executed", "until_executing"):
-            ttl = self._lock_ttl(options, None, now)
-            return [self.push(p, unique_ttl_ms=ttl) if p else None for p in payloads]
-        jids: list[str | None] = []
-        pushed: list[pl.Payload] = []
-        # One MULTI per batch: the SADDs and LPUSHes of a batch land together or not at all.
-        pipe = self.redis.pipeline(transaction=True)
-        by_queue: dict[str, list[bytes]] = {}
-        for count, p in enumerate(payloads, 1):
-            if p is None:
-                jids.append(None)
-            else:
-                p["enqueued_at"] = float(now)
-                by_queue.setdefault(p["queue"], []).append(pl.encode(p))
-                jids.append(p["jid"])
-                pushed.append(p)
-            if count % batch_size == 0 or count == len(payloads):
-                for queue, raws in by_queue.items():
-                    pipe.sadd(self.keys.queues, queue)
-                    # LPUSH a b c leaves a at the right, so the list order is the call order.
-                    pipe.lpush(self.keys.queue(queue), *raws)
-                pipe.execute()
-                by_queue.clear()
-                for p in pushed:
-                    self._after_push(p)
-                pushed.clear()
-        return jids
+        return payloads, now
+
+
+class ReadyPush(NamedTuple):
+    """One encoded payload and its destination; ``unique`` holds the lock script's
+    (keys, args) when the push takes a unique lock."""
+
+    raw: bytes
+    queue: str
+    target: str
+    scheduled: bool
+    score: float
+    unique: tuple[list[Any], list[Any]] | None
+
+
+def bulk_batches(
+    payloads: list[pl.Payload | None], now: float, batch_size: int
+) -> Iterator[tuple[dict[str, list[bytes]], list[pl.Payload]]]:
+    """Per batch of ``batch_size`` jobs: the encoded payloads by queue, and the payloads."""
+    pushed: list[pl.Payload] = []
+    by_queue: dict[str, list[bytes]] = {}
+    for count, p in enumerate(payloads, 1):
+        if p is not None:
+            p["enqueued_at"] = float(now)
+            by_queue.setdefault(p["queue"], []).append(pl.encode(p))
+            pushed.append(p)
+        if (count % batch_size == 0 or count == len(payloads)) and pushed:
+            yield by_queue, pushed
+            by_queue, pushed = {}, []
 
 
 def _accept(payload: pl.Payload) -> pl.Payload | None:

@@ -26,6 +26,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from .aclient import AsyncClient
     from .client import Client
 
 P = ParamSpec("P")
@@ -181,6 +182,30 @@ class Job:
         """Enqueue one job per argument list in pipelined round trips; returns the jids."""
         return Enqueuer(cls, cls._options).perform_bulk(args_list, batch_size=batch_size)
 
+    # Awaitable variants for async code: the same payloads and checks, on redis.asyncio.
+
+    @classmethod
+    async def aperform_async(cls, *args: Any, **kwargs: Any) -> str | None:
+        """``await`` form of :meth:`perform_async`, on the event loop's async connection."""
+        return await Enqueuer(cls, cls._options).aperform_async(*args, **kwargs)
+
+    @classmethod
+    async def aperform_in(cls, interval: Any, *args: Any, **kwargs: Any) -> str | None:
+        """``await`` form of :meth:`perform_in`."""
+        return await Enqueuer(cls, cls._options).aperform_in(interval, *args, **kwargs)
+
+    @classmethod
+    async def aperform_at(cls, when: Any, *args: Any, **kwargs: Any) -> str | None:
+        """``await`` form of :meth:`perform_at`."""
+        return await Enqueuer(cls, cls._options).aperform_at(when, *args, **kwargs)
+
+    @classmethod
+    async def aperform_bulk(
+        cls, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
+    ) -> list[str | None]:
+        """``await`` form of :meth:`perform_bulk`."""
+        return await Enqueuer(cls, cls._options).aperform_bulk(args_list, batch_size=batch_size)
+
 
 def _reject_kwargs(name: str, kwargs: dict[str, Any]) -> None:
     if kwargs:
@@ -230,9 +255,52 @@ class Enqueuer:
             return self.route.enqueue_bulk(_client(), self.job, args_list, self.options)
         return _client().enqueue_bulk(self.job, args_list, self.options, batch_size=batch_size)
 
+    # With a route (after_commit=, outbox=) nothing goes to Redis now: the route takes the
+    # job synchronously, as for the plain methods, and pushes it when the transaction commits.
+
+    async def aperform_async(self, *args: Any, **kwargs: Any) -> str | None:
+        _reject_kwargs(self.job.name, kwargs)
+        if self.route is not None:
+            return self._enqueue(args)
+        return await _aclient().enqueue(self.job, args, self.options)
+
+    async def aperform_in(self, interval: Any, *args: Any, **kwargs: Any) -> str | None:
+        from .times import delay_seconds
+
+        _reject_kwargs(self.job.name, kwargs)
+        if self.route is not None:
+            return self._enqueue(args, _client().settings.clock() + delay_seconds(interval))
+        client = _aclient()
+        at = client.settings.clock() + delay_seconds(interval)
+        return await client.enqueue(self.job, args, self.options, at=at)
+
+    async def aperform_at(self, when: Any, *args: Any, **kwargs: Any) -> str | None:
+        from .times import epoch_of
+
+        _reject_kwargs(self.job.name, kwargs)
+        if self.route is not None:
+            return self._enqueue(args, epoch_of(when))
+        return await _aclient().enqueue(self.job, args, self.options, at=epoch_of(when))
+
+    async def aperform_bulk(
+        self, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
+    ) -> list[str | None]:
+        if self.route is not None:
+            return self.perform_bulk(args_list, batch_size=batch_size)
+        return await _aclient().enqueue_bulk(
+            self.job, args_list, self.options, batch_size=batch_size
+        )
+
 
 def _client() -> Client:
     return _get_client()
+
+
+def _aclient() -> AsyncClient:
+    # Imported here: the async client pulls in redis.asyncio, which sync-only apps never load.
+    from .aclient import get_async_client
+
+    return get_async_client()
 
 
 def _arity_of(func: Callable[..., Any], owner: str) -> tuple[int, int | None]:
@@ -287,6 +355,20 @@ class JobFunction(Generic[P, R]):
         self, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
     ) -> list[str | None]:
         return self.job_class.perform_bulk(args_list, batch_size=batch_size)
+
+    async def aperform_async(self, *args: Any, **kwargs: Any) -> str | None:
+        return await self.job_class.aperform_async(*args, **kwargs)
+
+    async def aperform_in(self, interval: Any, *args: Any, **kwargs: Any) -> str | None:
+        return await self.job_class.aperform_in(interval, *args, **kwargs)
+
+    async def aperform_at(self, when: Any, *args: Any, **kwargs: Any) -> str | None:
+        return await self.job_class.aperform_at(when, *args, **kwargs)
+
+    async def aperform_bulk(
+        self, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
+    ) -> list[str | None]:
+        return await self.job_class.aperform_bulk(args_list, batch_size=batch_size)
 
 
 @overload

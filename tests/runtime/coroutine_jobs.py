@@ -119,3 +119,12 @@ class InnerCancel(jobkit.Job):
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.cancel()
         await future
+
+
+class Enqueues(jobkit.Job):
+    """A coroutine job that enqueues another from inside, with the awaitable client."""
+
+    name = "coro_test.Enqueues"
+
+    async def perform(self, n: int) -> None:
+        await Fetch.aperform_async(f"child-{n}")

@@ -6,6 +6,7 @@ the real Redis."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import threading
@@ -47,18 +48,22 @@ def test_threaded_worker_runs_coroutine_and_plain_jobs_side_by_side(
     cj.Fetch.perform_async("https://a.example", 2)
     cj.PlainNote.perform_async("p")
     cj.notify.perform_async(5)
+    cj.Enqueues.perform_async(1)
     worker = jobkit.Worker(settings, jobkit.WorkerOptions(log_jobs=False, concurrency=3,
                                                           queues=(("default", 1), ("io", 1))))
     worker.start()
     try:
-        wait_for(lambda: len(cj.events) == 3)
+        wait_for(lambda: len(cj.events) == 4)
     finally:
         worker.stop(timeout=2)
     assert sorted(map(repr, cj.events)) == sorted(map(repr, [
-        ("fetch", "https://a.example", 2, True), ("plain", "p"), ("notify", 5)]))
-    assert worker.processed == 3 and worker.failed == 0
+        ("fetch", "https://a.example", 2, True), ("plain", "p"), ("notify", 5),
+        ("fetch", "child-1", 1, True)]))
+    assert worker.processed == 5 and worker.failed == 0
     keys = Keys(settings.namespace)
     assert r.llen(keys.queue("default")) == 0 and r.llen(keys.queue("io")) == 0
+    # The worker threads' loops closed their async pools on the way out: no warning.
+    gc.collect()
 
 
 def test_graceful_stop_requeues_a_coroutine_job_still_running(
@@ -446,3 +451,24 @@ def test_run_sync_keeps_one_loop_per_thread() -> None:
     t.join()
     first, second = seen
     assert first == second
+
+
+def test_a_worker_threads_loop_closes_its_async_pool_when_the_thread_ends(
+    real_settings: jobkit.Settings
+) -> None:
+    # On the real Redis: the embedded fakeredis has no sockets to leak.
+    from jobkit.coroutines import run_sync
+
+    clients: list[jobkit.AsyncClient] = []
+
+    async def enqueue() -> None:
+        await cj.Fetch.aperform_async("from-thread")
+        clients.append(jobkit.get_async_client())
+
+    t = threading.Thread(target=run_sync, args=(enqueue,))
+    t.start()
+    t.join()
+    gc.collect()
+    pool: Any = clients[0].redis.connection_pool
+    assert pool._available_connections and not pool._in_use_connections
+    assert not any(c.is_connected for c in pool._available_connections)

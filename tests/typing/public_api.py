@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import jobkit
 
@@ -33,6 +33,33 @@ class PingJob(jobkit.Job):
 
 @jobkit.job(queue="mailers")
 def send_welcome(user_id: int) -> None: ...
+
+
+class FetchFeedJob(jobkit.Job):
+    async def perform(self, url: str) -> None: ...
+
+
+@jobkit.job(queue="io")
+async def refresh(user_id: int) -> None: ...
+
+
+class AsyncTiming(jobkit.ServerMiddleware):
+    async def aperform(
+        self, job: jobkit.Job, payload: dict[str, object],
+        call_next: Callable[[], Awaitable[None]],
+    ) -> None:
+        await call_next()
+
+
+async def use_async() -> None:
+    jid: str | None = await FetchFeedJob.aperform_async("https://example.com/feed")
+    await FetchFeedJob.set(queue="low").aperform_in(dt.timedelta(seconds=5), "u")
+    await refresh.aperform_at(dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc), 1)
+    jids: list[str | None] = await refresh.aperform_bulk([[1], [2]])
+    await refresh(3)
+    client: jobkit.AsyncClient = jobkit.get_async_client()
+    await jobkit.aclose()
+    print(jid, jids, client.settings, FetchFeedJob.is_coroutine())
 
 
 class Sink:
