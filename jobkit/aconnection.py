@@ -11,9 +11,10 @@ that loop's. :class:`PerLoop` keeps one client per loop, so code that runs on se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aredis
@@ -22,8 +23,6 @@ from .connection import URL_OPTIONS, is_memory_url, memory_server, parse_sentine
 from .errors import ConfigError
 
 T = TypeVar("T")
-#: Every PerLoop, so that a loop being closed can close what each holds for it.
-_all: weakref.WeakSet[PerLoop[Any]] = weakref.WeakSet()
 
 
 def aconnect(url: str) -> aredis.Redis:
@@ -54,51 +53,58 @@ def aconnect(url: str) -> aredis.Redis:
 class PerLoop(Generic[T]):
     """One ``T`` per running event loop, made by ``factory`` on first use in that loop.
 
-    Entries go with their loop (weak keys); :meth:`aclose` closes the current loop's.
+    Each is closed with ``close`` by :meth:`aclose`, or when its loop shuts down: it is
+    tied to an async generator of that loop, which ``asyncio.run`` (and every runner that
+    calls ``loop.shutdown_asyncgens()``) finalizes before closing the loop, so pools do not
+    outlive their loop unclosed. Entries of a loop that is gone are dropped (weak keys).
     """
 
-    def __init__(self, factory: Callable[[], T], close: Callable[[T], Any]) -> None:
+    def __init__(self, factory: Callable[[], T], close: Callable[[T], Awaitable[Any]]) -> None:
         self._factory = factory
         self._close = close
-        self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._items: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[T, AsyncGenerator[None, None]]
+        ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
-        _all.add(self)
 
     def get(self) -> T:
         """The current loop's ``T``; raises RuntimeError outside a running loop."""
         loop = asyncio.get_running_loop()
-        item = self._items.get(loop)
-        if item is None:
+        entry = self._items.get(loop)
+        if entry is None:
             with self._lock:
-                item = self._items.get(loop)
-                if item is None:
-                    item = self._items[loop] = self._factory()
-        return item
+                entry = self._items.get(loop)
+                if entry is None:
+                    entry = self._items[loop] = self._tie(self._factory())
+        return entry[0]
 
     def replace(self, item: T) -> None:
         """Make ``item`` the current loop's ``T`` (the caller closes the one it replaces)."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            self._items[loop] = item
-
-    def peek(self) -> T | None:
-        """The current loop's ``T`` if one was made, else None."""
-        try:
-            return self._items.get(asyncio.get_running_loop())
-        except RuntimeError:
-            return None
+            self._items[loop] = self._tie(item)
 
     async def aclose(self) -> None:
-        """Close and forget the current loop's ``T`` (call before the loop ends)."""
+        """Close and forget the current loop's ``T``."""
         with self._lock:
-            item = self._items.pop(asyncio.get_running_loop(), None)
-        if item is not None:
-            await self._close(item)
+            entry = self._items.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()
+
+    def _tie(self, item: T) -> tuple[T, AsyncGenerator[None, None]]:
+        guard = _until_shutdown(self._close, item)
+        # Calling __anext__ registers the generator with the running loop (its firstiter
+        # hook); one send() runs it to its yield, so that aclose() runs its finally block.
+        step: Any = guard.__anext__()
+        with contextlib.suppress(StopIteration):
+            step.send(None)
+        return item, guard
 
 
-async def aclose_loop() -> None:
-    """Close everything every :class:`PerLoop` holds for the running loop."""
-    for per_loop in list(_all):
-        await per_loop.aclose()
+async def _until_shutdown(
+    close: Callable[[T], Awaitable[Any]], item: T
+) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await close(item)

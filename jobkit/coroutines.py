@@ -49,11 +49,10 @@ class _ThreadLoop:
     def close(self) -> None:
         if self.loop.is_closed() or self.loop.is_running():
             return
-        from .aconnection import aclose_loop
-
         try:
-            # Pools opened on this loop (aperform_async inside a job) go with it, unwarned.
-            self.loop.run_until_complete(aclose_loop())
+            # As asyncio.run does: pools opened on this loop (aperform_async inside a job)
+            # are tied to its async generators, and go with them.
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         finally:
             self.loop.close()
 

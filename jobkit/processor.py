@@ -298,7 +298,7 @@ class Processor:
             from .aconnection import PerLoop, aconnect
 
             url = self.settings.redis_url
-            self._async_redis = PerLoop(lambda: aconnect(url), lambda r: r.aclose())
+            self._async_redis = PerLoop(lambda: aconnect(url), _aclose)
         return self._async_redis.get()
 
     async def _arelease(self, lock: tuple[str, str]) -> None:
@@ -307,3 +307,7 @@ class Processor:
 
 def _lock_ms(job: type[Job]) -> int:
     return int(job.options().unique_for * 1000)
+
+
+async def _aclose(connection: aredis.Redis) -> None:
+    await connection.aclose()

@@ -230,3 +230,18 @@ def test_enqueued_from_async_code_and_run_by_the_worker(settings: jobkit.Setting
 def test_get_async_client_outside_a_loop_says_why() -> None:
     with pytest.raises(RuntimeError, match="no running event loop"):
         jobkit.get_async_client()
+
+
+def test_the_pool_closes_with_its_loop_without_aclose(real_settings: jobkit.Settings) -> None:
+    # On the real Redis: the embedded fakeredis has no sockets to leak.
+    clients: list[jobkit.AsyncClient] = []
+
+    async def main() -> None:
+        await Report.aperform_async(1)
+        clients.append(jobkit.get_async_client())
+
+    asyncio.run(main())  # no jobkit.aclose(): asyncio.run's shutdown closes it
+    gc.collect()
+    pool: Any = clients[0].redis.connection_pool
+    assert pool._available_connections
+    assert not any(c.is_connected for c in pool._available_connections)
