@@ -37,14 +37,26 @@ class CrashPoint:
         return self._counting(original)
 
     def _counting(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(func):
+            # A coroutine's side effect happens when it is awaited, not when it is called.
+            async def awaiting(*args: Any, **kwargs: Any) -> Any:
+                result = await func(*args, **kwargs)
+                self._returned()
+                return result
+
+            return awaiting
+
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             result = func(*args, **kwargs)
-            self.calls += 1
-            if self.calls == self.crash_at:
-                raise SimulatedCrash(f"simulated crash after call {self.calls} of {self.label}")
+            self._returned()
             return result
 
         return wrapper
+
+    def _returned(self) -> None:
+        self.calls += 1
+        if self.calls == self.crash_at:
+            raise SimulatedCrash(f"simulated crash after call {self.calls} of {self.label}")
 
 
 def _locate(target: Any) -> tuple[Any, str, str]:

@@ -13,9 +13,10 @@ import jobkit
 Payload = dict[str, Any]
 _JOBKIT = os.path.dirname(jobkit.__file__) + os.sep
 _SKIP = (_JOBKIT, os.path.dirname(__file__) + os.sep)
-# perform_async and friends live in job.py; client middleware runs below them, in client.py.
+# perform_async and friends live in job.py; client middleware runs below them, in client.py
+# (called by aclient.py for the awaitable variants).
 _JOB_API = os.path.join(_JOBKIT, "job.py")
-_CLIENT = os.path.join(_JOBKIT, "client.py")
+_CLIENTS = (os.path.join(_JOBKIT, "client.py"), os.path.join(_JOBKIT, "aclient.py"))
 
 
 def _outside(frame: FrameType | None) -> str | None:
@@ -34,7 +35,7 @@ def caller_location() -> str | None:
         filename = frame.f_code.co_filename
         if filename == _JOB_API:
             return _outside(frame)
-        if filename == _CLIENT:
+        if filename in _CLIENTS:
             client = frame  # the outermost one: middleware frames lie inside it
         frame = frame.f_back
     # Called through jobkit.Client directly: the first frame outside jobkit above it.
