@@ -17,7 +17,8 @@ from typing import Any
 __all__ = ["CACHE_DIR", "Cache"]
 
 CACHE_DIR = ".jobkit-lint-cache"
-_FORMAT = 2  # 2: findings carry a fingerprint
+# 2: findings carry a fingerprint; 3: module summaries carry `registered` (arq/SAQ job lists).
+_FORMAT = 3
 
 
 class Cache:

@@ -89,6 +89,8 @@ class ProjectIndex:
             for name, names in summary.decorated.items():
                 decorated[prefix + name] = names
             serializers.update(summary.serializers)
+            for qualified, framework in summary.registered.items():
+                self.jobs.setdefault(qualified, framework)
             for name in summary.functions:
                 self.functions.add(prefix + name)
             for name, signature in summary.signatures.items():

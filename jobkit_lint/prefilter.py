@@ -17,6 +17,7 @@ __all__ = ["may_define", "may_lint", "may_suppress", "mentions_job", "names_patt
 _DEFINES = re.compile(
     r"jobkit|celery|shared_task|\.task\b|dramatiq|huey|GenericActor|declarative_base"
     r"|django\.tasks|django_tasks|\brq\b|django_rq|TASK_SERIALIZER|task_serializer"
+    r"|\barq\b|\bsaq\b|taskiq"
     r"|SQLAlchemy\(|^class\s+\w+\s*\([^)]*(?:Model|Base)\b",
     re.MULTILINE,
 )
@@ -24,6 +25,7 @@ _ENQUEUES = re.compile(
     r"jobkit|perform_(?:async|in|at|bulk)|\.delay\b|delay_on_commit|apply_async|\.si?\("
     r"|\.signature\(|send_task"
     r"|enqueue|dramatiq|send_with_options|huey|celery|shared_task|\.task\b"
+    r"|\barq\b|\bsaq\b|taskiq"
 )
 _EMAIL = re.compile(
     r"send_mail|send_mass_mail|mail_admins|mail_managers|EmailMessage|EmailMultiAlternatives"

@@ -33,6 +33,9 @@ class ModuleSummary:
     # Project settings that change what a payload can hold: `framework=serializer` strings.
     serializers: list[str] = field(default_factory=list)
     signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Coroutine jobs registered by listing them (arq's ``functions = [...]``, SAQ's
+    #: ``{"functions": [...]}``): qualified name → framework; they may live in other modules.
+    registered: dict[str, str] = field(default_factory=dict)
 
     def resolver(self) -> NameResolver:
         """A name resolver seeded with this module's imports and top-level definitions."""
@@ -47,6 +50,7 @@ class ModuleSummary:
             "assigns": self.assigns, "signatures": self.signatures,
             "job_decorators": self.job_decorators,
             "decorated": self.decorated, "serializers": self.serializers,
+            "registered": self.registered,
         }
 
     @classmethod
@@ -84,6 +88,9 @@ def decorator_framework(
         return "celery"
     if last == "actor" and qualified.startswith("dramatiq"):
         return "dramatiq"
+    if last == "task" and (receiver_assign or "").startswith("taskiq"):
+        # `broker = ListQueueBroker(...)` then `@broker.task`: taskiq, not Celery or huey.
+        return "taskiq"
     if qualified.startswith(_NOT_JOB_LIBRARIES):
         return None
     if last in {"task", "periodic_task", "db_task", "db_periodic_task"} and "." in qualified:
@@ -253,4 +260,61 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
     for imported in summary.imports.values():
         if imported.startswith("rq.serializers.") and "JSON" in imported:
             summary.serializers.append("rq=json")
+    summary.registered = registered_jobs(module, summary, resolver)
     return summary
+
+
+#: Where arq and SAQ list a worker's jobs: arq's ``WorkerSettings.functions``/``cron_jobs``,
+#: SAQ's settings dict keys and ``Worker(functions=[...], cron_jobs=[...])``.
+_REGISTRY_NAMES = frozenset({"functions", "cron_jobs"})
+#: Wrappers around a listed coroutine: ``arq.worker.func(f, ...)``, ``arq.cron.cron(f)``,
+#: ``saq.CronJob(f, ...)``.
+_WRAPPERS = frozenset({"func", "cron", "CronJob"})
+
+
+def registered_jobs(
+    module: cst.Module, summary: ModuleSummary, resolver: NameResolver
+) -> dict[str, str]:
+    """The coroutines an arq or SAQ worker definition in this module lists as its jobs."""
+    roots = {q.split(".", 1)[0] for q in summary.imports.values()}
+    framework = "arq" if "arq" in roots else "saq" if "saq" in roots else None
+    if framework is None:
+        return {}
+    found: dict[str, str] = {}
+    for node in _registry_lists(module):
+        for element in node.elements:
+            value = element.value
+            if isinstance(value, cst.Call) and (dotted_name(value.func) or "").rsplit(
+                ".", 1
+            )[-1] in _WRAPPERS:
+                positional = [a.value for a in value.args if a.keyword is None]
+                value = positional[0] if positional else value
+            if isinstance(value, cst.Name | cst.Attribute):
+                qualified = resolver.qualify(value)
+                if qualified:
+                    found[qualified] = framework
+    return found
+
+
+def _registry_lists(module: cst.Module) -> list[cst.List | cst.Tuple]:
+    lists: list[cst.List | cst.Tuple] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if any(isinstance(t.target, cst.Name) and t.target.value in _REGISTRY_NAMES
+                   for t in node.targets) and isinstance(node.value, cst.List | cst.Tuple):
+                lists.append(node.value)
+
+        def visit_DictElement(self, node: cst.DictElement) -> None:
+            key = node.key
+            if isinstance(key, cst.SimpleString) and key.evaluated_value in _REGISTRY_NAMES \
+                    and isinstance(node.value, cst.List | cst.Tuple):
+                lists.append(node.value)
+
+        def visit_Arg(self, node: cst.Arg) -> None:
+            if node.keyword is not None and node.keyword.value in _REGISTRY_NAMES \
+                    and isinstance(node.value, cst.List | cst.Tuple):
+                lists.append(node.value)
+
+    module.visit(Finder())
+    return lists
