@@ -251,6 +251,11 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
             framework = summary.job_decorators.get(local) or _decorator_of(
                 decorator.decorator, resolver, summary.assigns
             )
+            if framework == "celery" and node.asynchronous is not None \
+                    and not qualified.startswith("celery"):
+                # Celery never awaits a coroutine: `@broker.task async def` with a broker
+                # imported from elsewhere is taskiq's.
+                framework = "taskiq"
             if framework:
                 summary.jobs[node.name.value] = framework
                 break
@@ -303,6 +308,12 @@ def _registry_lists(module: cst.Module) -> list[cst.List | cst.Tuple]:
         def visit_Assign(self, node: cst.Assign) -> None:
             if any(isinstance(t.target, cst.Name) and t.target.value in _REGISTRY_NAMES
                    for t in node.targets) and isinstance(node.value, cst.List | cst.Tuple):
+                lists.append(node.value)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            # `functions: list = [generate]`
+            if isinstance(node.target, cst.Name) and node.target.value in _REGISTRY_NAMES \
+                    and isinstance(node.value, cst.List | cst.Tuple):
                 lists.append(node.value)
 
         def visit_DictElement(self, node: cst.DictElement) -> None:

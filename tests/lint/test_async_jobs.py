@@ -132,3 +132,23 @@ class PingJob(jobkit.Job):
         client = httpx.Client()
         client.get(url)
 """) == []
+
+
+def test_an_async_task_of_an_imported_taskiq_broker_is_checked(tmp_path: Path) -> None:
+    found = lint_tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/broker.py": """\
+            from taskiq_redis import ListQueueBroker
+
+            broker = ListQueueBroker("redis://localhost")
+        """,
+        "app/tasks.py": """\
+            import time
+            from app.broker import broker
+
+            @broker.task
+            async def tick():
+                time.sleep(1)
+        """,
+    })
+    assert [(name, line) for name, line, _ in found] == [("tasks.py", 6)]
