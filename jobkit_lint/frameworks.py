@@ -20,7 +20,9 @@ _RQ_OPTIONS = frozenset({
     "at_front", "meta", "retry", "on_success", "on_failure", "on_stopped", "timeout",
     "job_class", "connection", "pipeline", "group_id",
 })
-_JOBKIT = frozenset({"perform_async", "perform_in", "perform_at", "perform_bulk"})
+_JOBKIT_SYNC = ("perform_async", "perform_in", "perform_at", "perform_bulk")
+# The awaitable twins (`await Job.aperform_async(...)`) take the same arguments.
+_JOBKIT = frozenset({*_JOBKIT_SYNC, *(f"a{m}" for m in _JOBKIT_SYNC)})
 _RQ = frozenset({"enqueue", "enqueue_call", "enqueue_in", "enqueue_at"})
 _DJANGO = frozenset({"enqueue", "aenqueue"})
 
@@ -87,7 +89,7 @@ def recognize_enqueue(
     job = resolver.qualify(receiver)
     known = index.job_framework(job)
     if method in _JOBKIT:
-        start = 1 if method in {"perform_in", "perform_at"} else 0
+        start = 1 if method in {"perform_in", "perform_at", "aperform_in", "aperform_at"} else 0
         return EnqueueSite("jobkit", job, tuple(_positional(call, start) + _keywords(call)))
     if method in {"delay", "delay_on_commit"}:
         args = tuple(_positional(call) + _keywords(call))

@@ -251,8 +251,9 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
             framework = summary.job_decorators.get(local) or _decorator_of(
                 decorator.decorator, resolver, summary.assigns
             )
-            if framework == "celery" and node.asynchronous is not None \
-                    and not qualified.startswith("celery"):
+            if framework == "celery" and node.asynchronous is not None and not (
+                resolver.qualify(_callee(decorator.decorator)) or ""
+            ).startswith("celery"):
                 # Celery never awaits a coroutine: `@broker.task async def` with a broker
                 # imported from elsewhere is taskiq's.
                 framework = "taskiq"

@@ -152,3 +152,22 @@ def test_an_async_task_of_an_imported_taskiq_broker_is_checked(tmp_path: Path) -
         """,
     })
     assert [(name, line) for name, line, _ in found] == [("tasks.py", 6)]
+
+
+def test_awaited_enqueues_are_checked_like_the_sync_ones() -> None:
+    found = [(f.code, f.line) for f in lint_source("""\
+import datetime as dt
+import jobkit
+from shop.models import Order
+
+class ShipJob(jobkit.Job):
+    async def perform(self, order_id, when):
+        pass
+
+async def checkout(order_id):
+    order = Order.objects.get(id=order_id)
+    await ShipJob.aperform_async(order, "now")
+    await ShipJob.set(queue="low").aperform_in(60, order_id, dt.datetime.now())
+    await ShipJob.aperform_in(dt.timedelta(minutes=5), order_id, "later")
+""", path="shop/views.py") if f.code in ("JK101", "JK102")]
+    assert found == [("JK101", 11), ("JK102", 12)]
