@@ -119,7 +119,7 @@ def test_aperform_bulk_keeps_order_and_batches(settings: jobkit.Settings, r: red
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: Report.aperform_async(), r"takes 1 to 2 argument\(s\) but 0 were given"),
     (lambda: Report.aperform_async(1, account=2), "keyword arguments are not supported"),
-    (lambda: Report.aperform_async(object()), r"args\[0\]=<object"),
+    (lambda: Report.aperform_async(object()), r"args\[0\]=<object"),  # noqa: JK102
     (lambda: Report.aperform_bulk([[1], 2]), r"args_list\[1\]=2 must be a list"),
     (lambda: Report.aperform_bulk([[1]], batch_size=0), "batch_size=0 must be a positive"),
     (lambda: Report.aperform_in("soon", 1), "soon"),
