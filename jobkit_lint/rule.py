@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import libcst as cst
 
+from jobkit_lint.blocking import blocking_advice, is_async_job, local_bindings
 from jobkit_lint.facts import Enqueue, FileFacts, JobDef, Scope
 from jobkit_lint.names import dotted_name
 from jobkit_lint.traversal import call_name, iter_body_nodes, iter_children
@@ -26,14 +27,17 @@ __all__ = [
     "Rule",
     "Scope",
     "Violation",
+    "blocking_advice",
     "call_name",
     "describe_unserializable",
     "dotted_name",
+    "is_async_job",
     "is_model_value",
     "iter_arg_values",
     "iter_body_nodes",
     "iter_children",
     "job_code",
+    "local_bindings",
 ]
 
 

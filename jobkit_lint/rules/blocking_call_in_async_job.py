@@ -6,44 +6,18 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from jobkit_lint.rule import FileFacts, JobDef, Rule, Violation, iter_body_nodes
+from jobkit_lint.rule import (
+    FileFacts,
+    JobDef,
+    Rule,
+    Violation,
+    blocking_advice,
+    is_async_job,
+    iter_body_nodes,
+    local_bindings,
+)
 
-_HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options",
-                         "request"})
-_ASYNC_HTTP = "use an async client (`httpx.AsyncClient`, aiohttp)"
 _THREAD = "or run it in a thread: `await asyncio.to_thread(...)`"
-#: Qualified callables that block, and what to use on an event loop instead.
-_BLOCKING: dict[str, str] = {
-    "time.sleep": "use `await asyncio.sleep(...)`",
-    "urllib.request.urlopen": _ASYNC_HTTP,
-    "urllib3.request": _ASYNC_HTTP,
-    "subprocess.run": "use `await asyncio.create_subprocess_exec(...)`",
-    "subprocess.call": "use `await asyncio.create_subprocess_exec(...)`",
-    "subprocess.check_call": "use `await asyncio.create_subprocess_exec(...)`",
-    "subprocess.check_output": "use `await asyncio.create_subprocess_exec(...)`",
-    "socket.create_connection": "use `await asyncio.open_connection(...)`",
-    "smtplib.SMTP": "use aiosmtplib",
-    "smtplib.SMTP_SSL": "use aiosmtplib",
-    "psycopg2.connect": "use asyncpg or psycopg's `AsyncConnection`",
-    **{f"requests.{verb}": _ASYNC_HTTP for verb in _HTTP_VERBS},
-    **{f"requests.api.{verb}": _ASYNC_HTTP for verb in _HTTP_VERBS},
-    **{f"httpx.{verb}": "use `httpx.AsyncClient`" for verb in (*_HTTP_VERBS, "stream")},
-}
-#: Constructors of sync clients: any method called on what they return blocks.
-_SYNC_CLIENTS: dict[str, str] = {
-    "requests.Session": _ASYNC_HTTP,
-    "requests.session": _ASYNC_HTTP,
-    "httpx.Client": "use `httpx.AsyncClient`",
-    "urllib3.PoolManager": _ASYNC_HTTP,
-    "redis.Redis": "use `redis.asyncio.Redis`",
-    "redis.StrictRedis": "use `redis.asyncio.Redis`",
-    "redis.from_url": "use `redis.asyncio.from_url`",
-    "redis.Redis.from_url": "use `redis.asyncio.Redis.from_url`",
-    "redis.client.Redis": "use `redis.asyncio.Redis`",
-}
-#: Methods of those clients that do no I/O.
-_LOCAL_METHODS = frozenset({"pipeline", "register_script", "lock", "pubsub", "mount",
-                            "build_request", "prepare_request"})
 
 
 class BlockingCallInAsyncJob(Rule):
@@ -57,8 +31,10 @@ class BlockingCallInAsyncJob(Rule):
     concurrency you asked for is gone. Use the async counterpart the message names, or run
     the call in a thread with `await asyncio.to_thread(...)` (a call passed to `to_thread`
     or `run_in_executor` is not flagged). Functions of the same module that the job calls
-    (or awaits) by name are checked too, one level deep. Plain `def` jobs are left to JK302
-    and JK303: this rule owns `async def` bodies, where the loop, not a thread, is at stake.
+    (or awaits) by name are checked too, one level deep. This rule owns blocking calls in
+    `async def` jobs, where the loop, not a thread, is at stake: a rule that also looks at
+    calls in job bodies (a sleep, a request without a timeout) leaves those to it, through
+    `is_async_job` and `blocking_advice` of the rule API, so each call is reported once.
     """
 
     CODE = "JK304"
@@ -136,6 +112,8 @@ async def mirror(url):
             if isinstance(stmt, cst.FunctionDef)
         }
         for job in facts.jobs:
+            if not is_async_job(job):
+                continue
             for body in job.bodies:
                 if body.asynchronous is None:
                     continue
@@ -160,11 +138,11 @@ async def mirror(url):
 
     def _scan(self, facts: FileFacts, job: JobDef, nodes: list[cst.CSTNode],
               helper: str | None, seen: set[int]) -> Iterator[Violation]:
-        local = _bindings(nodes)
+        local = local_bindings(nodes)
         for node in nodes:
             if not isinstance(node, cst.Call) or id(node) in seen:
                 continue
-            advice = self._advice(facts, local, node)
+            advice = blocking_advice(facts, local, node)
             if advice is None:
                 continue
             seen.add(id(node))
@@ -174,37 +152,3 @@ async def mirror(url):
             yield Violation(node, message=self.MESSAGE.format(
                 call=facts.module.code_for_node(node.func), where=where,
                 advice=f"{advice}, {_THREAD}"))
-
-    @staticmethod
-    def _advice(facts: FileFacts, local: dict[str, list[cst.BaseExpression]],
-                call: cst.Call) -> str | None:
-        qualified = facts.resolver.qualify(call.func) or ""
-        if qualified in _BLOCKING:
-            return _BLOCKING[qualified]
-        if not isinstance(call.func, cst.Attribute) or call.func.attr.value in _LOCAL_METHODS:
-            return None
-        receiver = call.func.value
-        values: list[cst.BaseExpression] = [receiver]
-        if isinstance(receiver, cst.Name):
-            values = local.get(receiver.value) or facts.module_scope.env.get(receiver.value, [])
-        kinds = {
-            _SYNC_CLIENTS.get(facts.resolver.qualify(v.func) or "")
-            if isinstance(v, cst.Call) else None
-            for v in values
-        }
-        # Every binding must be a sync client: a name also bound to an async one is unknown.
-        return kinds.pop() if len(kinds) == 1 else None
-
-
-def _bindings(nodes: list[cst.CSTNode]) -> dict[str, list[cst.BaseExpression]]:
-    """Local names bound by `name = value` and `with value as name`."""
-    bound: dict[str, list[cst.BaseExpression]] = {}
-    for node in nodes:
-        if isinstance(node, cst.Assign):
-            for target in node.targets:
-                if isinstance(target.target, cst.Name):
-                    bound.setdefault(target.target.value, []).append(node.value)
-        elif (isinstance(node, cst.WithItem) and node.asname is not None
-              and isinstance(node.asname.name, cst.Name)):
-            bound.setdefault(node.asname.name.value, []).append(node.item)
-    return bound

@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from jobkit.fetch import Acks, Fetcher, fetch_order, parse_queue
 from jobkit.keys import Keys
 from jobkit.scheduler import Scheduler
 
-from .helpers import Clock
+from .helpers import Clock, wait_for
 
 ran: list[object] = []
 
@@ -39,14 +39,6 @@ class Blocking(jobkit.Job):
     def perform(self) -> None:
         Blocking.started.set()
         Blocking.release.wait(10)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def test_weighted_order_puts_each_queue_first_in_proportion_to_its_weight() -> None:
