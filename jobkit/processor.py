@@ -165,9 +165,11 @@ class Processor:
         loaded = self.load(raw, queue)
         if isinstance(loaded, Outcome):
             return loaded
-        return self._run(raw, queue, *loaded)
+        return self.run(raw, queue, *loaded)
 
-    def _run(self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job]) -> Outcome:
+    def run(self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job]) -> Outcome:
+        """:meth:`process` after :meth:`load`: an executor that routes by
+        ``job.is_coroutine()`` decodes each payload once."""
         mode, lock = self._lock_of(payload)
         if lock and mode == "until_executing":
             self.release(lock)
@@ -198,7 +200,10 @@ class Processor:
         loaded = self.load(raw, queue)
         if isinstance(loaded, Outcome):
             return loaded
-        payload, job = loaded
+        return await self.arun(raw, queue, *loaded)
+
+    async def arun(self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job]) -> Outcome:
+        """:meth:`aprocess` after :meth:`load` (see :meth:`run`)."""
         mode, lock = self._lock_of(payload)
         if lock and mode == "until_executing":
             await self._arelease(lock)

@@ -472,3 +472,31 @@ def test_a_worker_threads_loop_closes_its_async_pool_when_the_thread_ends(
     pool: Any = clients[0].redis.connection_pool
     assert pool._available_connections and not pool._in_use_connections
     assert not any(c.is_connected for c in pool._available_connections)
+
+
+def test_an_executor_can_decode_once_and_route_by_job_kind(settings: jobkit.Settings,
+                                                           r: redis.Redis) -> None:
+    cj.Fetch.perform_async("routed")
+    cj.PlainNote.perform_async("threaded")
+    runner = LoopRunner(settings, r)
+    items = runner.fetch(2)
+
+    async def main() -> list[Outcome]:
+        outcomes = []
+        for queue, raw in items:
+            loaded = runner.processor.load(raw, queue)
+            assert not isinstance(loaded, Outcome)
+            payload, job = loaded
+            if job.is_coroutine():
+                outcomes.append(await runner.processor.arun(raw, queue, payload, job))
+            else:
+                outcomes.append(await asyncio.to_thread(runner.processor.run, raw, queue,
+                                                        payload, job))
+        await runner.processor.aclose()
+        return outcomes
+
+    outcomes = asyncio.run(main())
+    runner.write(outcomes)
+    assert [o.status for o in outcomes] == ["done", "done"]
+    assert cj.events == [("fetch", "routed", 1, True), ("plain", "threaded")]
+    assert runner.held() == 0
