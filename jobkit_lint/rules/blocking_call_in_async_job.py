@@ -13,7 +13,7 @@ from jobkit_lint.rule import (
     Violation,
     blocking_advice,
     is_async_job,
-    iter_body_nodes,
+    job_code,
     local_bindings,
 )
 
@@ -31,7 +31,8 @@ class BlockingCallInAsyncJob(Rule):
     concurrency you asked for is gone. Use the async counterpart the message names, or run
     the call in a thread with `await asyncio.to_thread(...)` (a call passed to `to_thread`
     or `run_in_executor` is not flagged). Functions of the same module that the job calls
-    (or awaits) by name are checked too, one level deep. This rule owns blocking calls in
+    (or awaits) by name, and a job class's methods called as `self.name(...)`, are checked
+    too, one level deep. This rule owns blocking calls in
     `async def` jobs, where the loop, not a thread, is at stake: a rule that also looks at
     calls in job bodies (a sleep, a request without a timeout) leaves those to it, through
     `is_async_job` and `blocking_advice` of the rule API, so each call is reported once.
@@ -107,34 +108,11 @@ async def mirror(url):
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         """Flag blocking calls in `async def` job bodies and the helpers they call."""
         seen: set[int] = set()
-        helpers = {
-            stmt.name.value: stmt for stmt in facts.module.body
-            if isinstance(stmt, cst.FunctionDef)
-        }
         for job in facts.jobs:
             if not is_async_job(job):
                 continue
-            for body in job.bodies:
-                if body.asynchronous is None:
-                    continue
-                nodes = job.body_nodes(body)
-                yield from self._scan(facts, job, nodes, None, seen)
-                for name in self._called_helpers(nodes, helpers, facts, job):
-                    helper_nodes = list(iter_body_nodes(helpers[name].body))
-                    yield from self._scan(facts, job, helper_nodes, name, seen)
-
-    @staticmethod
-    def _called_helpers(nodes: list[cst.CSTNode], helpers: dict[str, cst.FunctionDef],
-                        facts: FileFacts, job: JobDef) -> list[str]:
-        jobs = {j.node.name.value for j in facts.jobs}
-        names: list[str] = []
-        for node in nodes:
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
-                name = node.func.value
-                if name in helpers and name not in jobs and name not in names \
-                        and helpers[name] is not job.node:
-                    names.append(name)
-        return names
+            for _function, nodes, helper in job_code(facts, job):
+                yield from self._scan(facts, job, nodes, helper, seen)
 
     def _scan(self, facts: FileFacts, job: JobDef, nodes: list[cst.CSTNode],
               helper: str | None, seen: set[int]) -> Iterator[Violation]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import libcst as cst
 
-from jobkit_lint.rule import FileFacts, Rule, Violation, job_code
+from jobkit_lint.rule import FileFacts, Rule, Violation, blocking_advice, is_async_job, job_code
 
 _REQUESTS_FUNCS = frozenset({"get", "post", "put", "patch", "delete", "head", "options",
                              "request"})
@@ -173,11 +173,16 @@ def fetch(url):
         """Flag network calls in job bodies (and their same-module helpers) that can hang."""
         seen: set[int] = set()
         for job in facts.jobs:
+            coroutine = is_async_job(job)
             for _function, nodes, helper in job_code(facts, job):
                 local = _bindings(nodes)
                 mounted = _mounted(facts, nodes)
                 for node in nodes:
                     if not isinstance(node, cst.Call) or id(node) in seen:
+                        continue
+                    if coroutine and blocking_advice(facts, local, node) is not None:
+                        # A blocking call in a coroutine job is JK304's: it stalls the loop
+                        # with or without a timeout.
                         continue
                     why = self._why(facts, local, mounted, node)
                     if why:

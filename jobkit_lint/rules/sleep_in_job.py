@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from jobkit_lint.rule import FileFacts, Rule, Violation, job_code
+from jobkit_lint.rule import FileFacts, Rule, Violation, is_async_job, job_code
 
 _SLEEPS = frozenset({"time.sleep"})
 # What each framework offers instead of waiting in the worker: a later run of the job.
@@ -30,7 +30,8 @@ class SleepInJob(Rule):
     `retry_in`, Celery `self.retry(countdown=...)`, RQ `Retry(interval=...)`), or enqueue the
     follow-up with a delay (`perform_in`, `apply_async(countdown=...)`, `enqueue_in`).
     `asyncio.sleep` in an async job is not flagged: it yields the event loop, it does not
-    hold a thread. Functions of the same module that the job calls by name, and a job class's
+    hold a thread; `time.sleep` in an async job is JK304's, which reports it as stalling the
+    loop. Functions of the same module that the job calls by name, and a job class's
     methods called as `self.name(...)`, are checked too (one level deep); helpers imported
     from elsewhere are not seen.
     """
@@ -87,6 +88,9 @@ class SyncJob(jobkit.Job):
         """Flag calls that resolve to `time.sleep` in job bodies and their helpers."""
         seen: set[int] = set()
         for job in facts.jobs:
+            if is_async_job(job):
+                # In a coroutine job the sleep stalls the event loop: JK304 reports it.
+                continue
             advice = _ADVICE.get(job.framework, _DEFAULT_ADVICE)
             for _function, nodes, helper in job_code(facts, job):
                 for node in nodes:

@@ -171,3 +171,32 @@ async def checkout(order_id):
     await ShipJob.aperform_in(dt.timedelta(minutes=5), order_id, "later")
 """, path="shop/views.py") if f.code in ("JK101", "JK102")]
     assert found == [("JK101", 11), ("JK102", 12)]
+
+
+def test_a_blocking_call_in_a_coroutine_job_is_reported_once_by_jk304() -> None:
+    source = """\
+import time
+import httpx
+import requests
+import jobkit
+
+class SyncFeedJob(jobkit.Job):
+    async def perform(self, url):
+        requests.get(url)
+        time.sleep(1)
+        self.pause()
+        async with httpx.AsyncClient(timeout=None) as client:
+            await client.get(url)
+
+    def pause(self):
+        time.sleep(2)
+
+class PlainJob(jobkit.Job):
+    def perform(self, url):
+        requests.get(url)
+        time.sleep(1)
+"""
+    found = sorted((f.line, f.code) for f in lint_source(source, path="jobs.py")
+                   if f.code in ("JK302", "JK303", "JK304"))
+    assert found == [(8, "JK304"), (9, "JK304"), (11, "JK303"), (15, "JK304"),
+                     (19, "JK303"), (20, "JK302")]
