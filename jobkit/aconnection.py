@@ -45,7 +45,8 @@ def aconnect(url: str) -> aredis.Redis:
         )
         return master
     try:
-        return aredis.Redis.from_url(url, **URL_OPTIONS)
+        plain: aredis.Redis = aredis.Redis.from_url(url, **URL_OPTIONS)
+        return plain
     except ValueError as e:
         raise ConfigError(f"redis_url={url!r} is not a usable Redis URL: {e}") from e
 

@@ -189,4 +189,4 @@ def cancelling(*, unknown: bool) -> bool:
     if task is None:
         return False
     counter = getattr(task, "cancelling", None)
-    return unknown if counter is None else counter() > 0
+    return unknown if counter is None else bool(counter() > 0)

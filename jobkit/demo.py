@@ -20,6 +20,7 @@ from . import demo_jobs as dj
 from .connection import drop_memory_server
 from .demo_story import Recorder, render, tell
 from .errors import ConfigError
+from .job import Job
 from .keys import Keys
 from .replies import integer, values
 from .settings import Settings
@@ -91,9 +92,10 @@ def _run(worker: Worker, keys: Keys, settings: Settings, recorder: Recorder, ord
     client = Client(settings, connection=worker.redis)
     started = time.monotonic()
     expected: set[str] = set()
-    for cls, args_list in ((dj.ProcessOrderJob, [[i] for i in range(1, orders + 1)]),
-                           (dj.SendReceiptJob, [[i, f"customer{i}@example.com"]
-                                                for i in range(1, orders + 1)])):
+    batches: list[tuple[type[Job], list[list[Any]]]] = [
+        (dj.ProcessOrderJob, [[i] for i in range(1, orders + 1)]),
+        (dj.SendReceiptJob, [[i, f"customer{i}@example.com"] for i in range(1, orders + 1)])]
+    for cls, args_list in batches:
         expected.update(j for j in client.enqueue_bulk(cls, args_list, cls.options()) if j)
     jids = {"sync": client.enqueue(dj.SyncInventoryJob, [dj.SKU], dj.SyncInventoryJob.options()),
             "import": client.enqueue(dj.ImportLegacyOrderJob, [dj.LEGACY_ID],

@@ -307,7 +307,9 @@ class Processor:
         return self._async_redis.get()
 
     async def _arelease(self, lock: tuple[str, str]) -> None:
-        await self._aredis().eval(scripts.UNLOCK, 1, lock[0], lock[1])
+        # redis-py before 8 types eval() as Awaitable-or-value on the asyncio client too.
+        reply: Any = self._aredis().eval(scripts.UNLOCK, 1, lock[0], lock[1])
+        await reply
 
 
 def _lock_ms(job: type[Job]) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import libcst as cst
 
@@ -41,7 +41,8 @@ _CANVAS = frozenset({"group", "chord", "chain", "chunks", "starmap", "xmap", "si
 
 def _exits(block: cst.BaseSuite) -> bool:
     """Whether a block ends the loop (break/return/raise), so its body runs at most once."""
-    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    statements: Sequence[cst.CSTNode] = (
+        block.body if isinstance(block, cst.IndentedBlock) else (block,))
     return any(
         isinstance(stmt, cst.SimpleStatementLine | cst.SimpleStatementSuite)
         and any(isinstance(small, _EXITS) for small in stmt.body)
