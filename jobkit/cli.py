@@ -109,7 +109,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     worker = Worker(settings, options)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        if worker._stopping.is_set():
+        if worker.stopping:
             logging.getLogger("jobkit").warning("second signal: exiting now; "
                                                 "unfinished jobs are recovered by other workers")
             os._exit(1)

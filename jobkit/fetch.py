@@ -12,6 +12,7 @@ import redis
 from . import scripts
 from .errors import ConfigError
 from .keys import Keys
+from .work import UnitOfWork
 
 QueueWeights = Sequence[tuple[str, int]]
 
@@ -101,9 +102,9 @@ class Fetcher:
     def member(self, queue: str) -> str:
         return f"{self.identity}|{queue}"
 
-    def fetch(self, limit: int, *, acks: Acks | None = None) -> list[tuple[str, bytes]]:
-        """Up to ``limit`` jobs as (queue, raw payload), oldest first, by queue priority;
-        paused queues (the ``paused`` set) are skipped.
+    def fetch(self, limit: int, *, acks: Acks | None = None) -> list[UnitOfWork]:
+        """Up to ``limit`` jobs, oldest first, by queue priority; paused queues (the
+        ``paused`` set) are skipped.
 
         With ``acks``, those jobs leave the in-progress lists (and are counted as processed)
         in the same atomic call, before the fetch: one round trip per worker cycle.
@@ -121,7 +122,7 @@ class Fetcher:
         args += [self.member(name) for name in order]
         args += order
         flat = self._fetch(keys=keys, args=args + ack_args)
-        return [(order[int(flat[i]) - 1], raw)
+        return [UnitOfWork(order[int(flat[i]) - 1], raw)
                 for i in range(0, len(flat), 2) for raw in reversed(flat[i + 1])]
 
     def requeue(self, items: Sequence[tuple[str, bytes]]) -> int:

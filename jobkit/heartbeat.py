@@ -19,6 +19,8 @@ from .replies import texts
 
 #: Sidekiq expires a process's heartbeat hash after 60 seconds without a beat.
 PROCESS_TTL = 60
+#: Signals taken per beat (an operator sends one at a time).
+SIGNALS_MAX = 100
 
 
 def new_identity() -> str:
@@ -49,11 +51,18 @@ class Heartbeat:
         tag: str,
         liveness_ttl: float,
         started_at: float,
+        heartbeat_interval: float = 5.0,
     ) -> None:
         self.redis = connection
         self.keys = keys
         self.identity = identity
         self.liveness_ttl_ms = int(liveness_ttl * 1000)
+        self._beats = 0
+        self._rtt_us = 0
+        self._was_busy = True  # clear whatever a previous process of this name left
+        # Refresh each TTL at least three times within it (a beat may come late).
+        self._refresh_every = max(1, int(liveness_ttl / max(heartbeat_interval, 1e-3) / 3))
+        self._hash_every = max(1, int(PROCESS_TTL / max(heartbeat_interval, 1e-3) / 3))
         hostname, pid, _ = identity.rsplit(":", 2)
         self.info = json.dumps(
             {
@@ -75,33 +84,50 @@ class Heartbeat:
         """Refresh only the liveness key (cheap; done before the first fetch)."""
         self.redis.set(self.keys.alive(self.identity), b"1", px=self.liveness_ttl_ms)
 
-    def beat(self, busy: Mapping[str, tuple[str, bytes, float]], *, quiet: bool) -> list[str]:
-        """Write one heartbeat; returns signals (``TSTP``, ``TERM``) an operator sent."""
+    def beat(self, busy: Mapping[str, tuple[str, bytes, float]], *, quiet: bool,
+             signals: bool = True) -> list[str]:
+        """Write one heartbeat; returns signals (``TSTP``, ``TERM``) an operator sent, if
+        ``signals`` (a worker that blocks on its signal list reads them there).
+
+        An idle fleet's load on Redis is mostly heartbeats, so a beat sends what changed:
+        the process hash's fields each time, the TTLs (liveness key, hash expiry, the
+        ``processes`` entry) about three times per TTL rather than every beat, the busy
+        hashes only while busy and once after. One round trip; the round-trip time shown
+        is the previous beat's."""
         key = self.keys.process(self.identity)
-        started = time.perf_counter()
-        self.redis.ping()
-        rtt_us = int((time.perf_counter() - started) * 1_000_000)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.set(self.keys.alive(self.identity), b"1", px=self.liveness_ttl_ms)
-        pipe.sadd(self.keys.processes, self.identity)
+        refresh = self._beats % self._refresh_every == 0
+        self._beats += 1
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hset(key, mapping={
             "info": self.info, "busy": len(busy), "beat": time.time(),
-            "quiet": "true" if quiet else "false", "rtt_us": rtt_us, "rss": rss_kb(),
+            "quiet": "true" if quiet else "false", "rtt_us": self._rtt_us, "rss": rss_kb(),
         })
-        pipe.expire(key, PROCESS_TTL)
-        for hash_key, as_object in ((self.keys.workers(self.identity), True),
-                                    (self.keys.work(self.identity), False)):
-            pipe.delete(hash_key)
-            if busy:
-                pipe.hset(hash_key, mapping={
-                    tid: _work_entry(queue, raw, run_at, as_object)
-                    for tid, (queue, raw, run_at) in busy.items()
-                })
-                pipe.expire(hash_key, PROCESS_TTL)
-        pipe.lrange(self.keys.signals(self.identity), 0, -1)
-        pipe.delete(self.keys.signals(self.identity))
+        if refresh or self._beats == 1:
+            pipe.set(self.keys.alive(self.identity), b"1", px=self.liveness_ttl_ms)
+        if self._beats % self._hash_every == 1 or self._hash_every == 1:
+            pipe.expire(key, PROCESS_TTL)
+            pipe.sadd(self.keys.processes, self.identity)
+        if busy or self._was_busy:
+            for hash_key, as_object in ((self.keys.workers(self.identity), True),
+                                        (self.keys.work(self.identity), False)):
+                pipe.delete(hash_key)
+                if busy:
+                    pipe.hset(hash_key, mapping={
+                        tid: _work_entry(queue, raw, run_at, as_object)
+                        for tid, (queue, raw, run_at) in busy.items()
+                    })
+                    pipe.expire(hash_key, PROCESS_TTL)
+        if signals:
+            # Sidekiq's Web UI pushes onto this list; one atomic pop takes them all.
+            pipe.lpop(self.keys.signals(self.identity), SIGNALS_MAX)
+        started = time.perf_counter()
         results = pipe.execute()
-        return [s.decode() if isinstance(s, bytes) else str(s) for s in results[-2]]
+        self._rtt_us = int((time.perf_counter() - started) * 1_000_000)
+        self._was_busy = bool(busy)
+        if not signals or not results[-1]:
+            return []
+        # LPOP takes the newest first; act on them in the order they were sent.
+        return [s.decode() if isinstance(s, bytes) else str(s) for s in reversed(results[-1])]
 
     def clear(self) -> None:
         """Remove this process from ``processes`` and delete its heartbeat keys."""

@@ -21,6 +21,8 @@ from .settings import Settings
 log = logging.getLogger("jobkit.recovery")
 #: Recovery counts are forgotten a day after the last recovery.
 COUNTS_TTL = 24 * 3600
+#: A worker's periodic recovery reads the poison list on one run in this many.
+POISON_EVERY = 4
 
 
 class Recovery:
@@ -33,12 +35,19 @@ class Recovery:
         self.keys = Keys(settings.namespace)
         self._recover = connection.register_script(scripts.RECOVER)
         self._bury = connection.register_script(scripts.BURY_POISON)
+        self._runs = 0
 
-    def run(self) -> int:
-        """Requeue the jobs of every dead process; returns how many jobs moved."""
+    def run(self, *, alive: str | None = None) -> int:
+        """Requeue the jobs of every dead process; returns how many jobs moved.
+
+        ``alive`` names the calling process, known to be alive: its liveness is not asked.
+        The poison list is read when this call found a dead process and on every
+        ``POISON_EVERY``-th call otherwise (it fills only in a recovery, which buries what it
+        finds at once; the periodic look catches a process killed in between)."""
         members = texts(self.redis.smembers(self.keys.inprogress_index))
-        identities = sorted({m.split("|", 1)[0] for m in members})
+        identities = sorted({m.split("|", 1)[0] for m in members} - {alive})
         moved = 0
+        dead: set[str] = set()
         if identities:
             pipe = self.redis.pipeline(transaction=False)
             for identity in identities:
@@ -48,7 +57,9 @@ class Recovery:
                 identity, _, queue = member.partition("|")
                 if identity in dead:
                     moved += self._recover_list(identity, queue, member)
-        self.bury_poison()
+        self._runs += 1
+        if dead or alive is None or self._runs % POISON_EVERY == 1:
+            self.bury_poison()
         return moved
 
     def _recover_list(self, identity: str, queue: str, member: str) -> int:
