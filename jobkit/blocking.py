@@ -40,6 +40,7 @@ def blocking_client(connection: redis.Redis) -> redis.Redis | None:
         # Kept on reconnects; put back by Blocker.stop before the pool has it again.
         conn._jobkit_socket_timeout = conn.socket_timeout
         conn.socket_timeout = BLOCK_SECONDS + 5.0
+        conn.disconnect()  # the pool connected it with the old timeout
     return client
 
 

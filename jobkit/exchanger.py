@@ -315,11 +315,14 @@ class Exchanger:
             if self._stop.is_set() or woken:
                 return
             now = time.monotonic()
-            can_fetch = not self._armed and now >= fetch_at and self.room() > 0
+            # Written outcomes free their room: the fetch after them may fill it.
+            can_fetch = (not self._armed and now >= fetch_at
+                         and self.room() + len(pending) > 0)
             if pending:
                 if first_at is None:
                     first_at = now
-                short = can_fetch and self.ready.qsize() < self.options.concurrency
+                short = can_fetch and self.ready.qsize() < max(self.options.concurrency,
+                                                               self.prefetch // 2)
                 waited = now - first_at
                 if short or len(pending) >= BATCH or waited >= LINGER:
                     return
