@@ -38,7 +38,11 @@ class Scheduler:
         """Move every job due by ``now`` to its queue; returns how many this call moved."""
         now = self.settings.clock() if now is None else now
         moved = 0
-        for zset in (self.keys.schedule, self.keys.retry):
+        sets = (self.keys.schedule, self.keys.retry)
+        # One command for the common idle case of two empty sets, instead of one per set.
+        if not integer(self.redis.exists(*sets)):
+            return 0
+        for zset in sets:
             while True:
                 members: list[bytes] = self.redis.zrangebyscore(  # type: ignore[assignment]
                     zset, "-inf", now, 0, BATCH)
