@@ -91,6 +91,8 @@ class Exchanger:
         #: Disarms them and waits until none has a move in flight; False if one is stuck.
         self.quiesce_wakers: Callable[[], bool] | None = None
         self._armed = False
+        #: Jobs a blocking wait moved in (the first job after each idle spell).
+        self.wakeups = 0
         self.processed = 0
         self.failed = 0
         self.retried = 0
@@ -294,6 +296,7 @@ class Exchanger:
         several queues) put them back first, so the fetch that follows takes the queues in
         order — a job pushed onto a later queue must not overtake an earlier queue's."""
         self._armed = False
+        self.wakeups += len(woken)
         if self.options.strict and len(self.options.queues) > 1:
             self.fetcher.requeue(woken)
         else:

@@ -1,0 +1,200 @@
+"""An idle worker blocks on its queues (BLMOVE) instead of polling them: a plain LPUSH, as
+Ruby's Sidekiq client does, is picked up by the blocked command; strict and weighted queue
+order hold for jobs that arrive while it waits; and an idle worker sends at most one Redis
+command per second, heartbeat and housekeeping included (counted from INFO commandstats of
+a private redis-server)."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+import jobkit
+from jobkit import blocking, scheduler
+from jobkit.keys import Keys
+from tests.needs import require_binary
+
+order: list[str] = []
+
+
+class Recorded(jobkit.Job):
+    name = "blocking_test.Recorded"
+
+    def perform(self, label: str) -> None:
+        order.append(label)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.005)
+
+
+def sidekiq_payload(queue: str, label: str) -> bytes:
+    """A job as Sidekiq's Ruby client pushes it (``Sidekiq::Client.push``)."""
+    now = time.time()
+    return json.dumps({"class": Recorded.name, "args": [label], "queue": queue, "retry": True,
+                       "jid": uuid.uuid4().hex[:24], "created_at": now,
+                       "enqueued_at": now}).encode()
+
+
+def blocked(worker: jobkit.Worker) -> bool:
+    """Whether every queue's waker has its BLMOVE in flight."""
+    return bool(worker._wakers) and all(w.armed and not w._idle.is_set()
+                                        for w in worker._wakers)
+
+
+@pytest.fixture
+def make_worker(real_settings: jobkit.Settings) -> Iterator[Callable[..., jobkit.Worker]]:
+    started: list[jobkit.Worker] = []
+    order.clear()
+
+    def make(**options: Any) -> jobkit.Worker:
+        worker = jobkit.Worker(real_settings, jobkit.WorkerOptions(log_jobs=False, **options))
+        started.append(worker)
+        return worker
+
+    yield make
+    for worker in started:
+        worker.stop(timeout=1)
+
+
+def test_a_plain_lpush_wakes_an_idle_worker_without_polling(
+    real_settings: jobkit.Settings, make_worker: Callable[..., jobkit.Worker]
+) -> None:
+    worker = make_worker(concurrency=2)
+    fetches = 0
+    real_fetch = worker.fetcher._fetch
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal fetches
+        fetches += 1
+        return real_fetch(*args, **kwargs)
+
+    worker.fetcher._fetch = counted  # type: ignore[assignment]
+    worker.start()
+    wait_for(lambda: blocked(worker))
+    before = fetches
+    time.sleep(0.5)  # ten polling periods of the old 50 ms idle_wait
+    assert fetches == before, f"an idle worker called the fetch script {fetches - before}x"
+    r = jobkit.get_client().redis
+    keys = Keys(real_settings.namespace)
+    pipe = r.pipeline(transaction=True)
+    pipe.sadd(keys.queues, "default")
+    pipe.lpush(keys.queue("default"), sidekiq_payload("default", "ruby"))
+    pipe.execute()
+    wait_for(lambda: worker.processed == 1)
+    assert order == ["ruby"]
+    assert worker.exchanger.wakeups == 1
+    wait_for(lambda: blocked(worker))  # and it waits again
+    assert r.llen(keys.queue("default")) == 0
+
+
+def _push_both(real_settings: jobkit.Settings, queues: dict[str, int]) -> None:
+    """Push ``count`` jobs per queue in one MULTI, so every blocked queue wakes at once."""
+    r = jobkit.get_client().redis
+    keys = Keys(real_settings.namespace)
+    pipe = r.pipeline(transaction=True)
+    for queue, count in queues.items():
+        pipe.sadd(keys.queues, queue)
+        pipe.lpush(keys.queue(queue), *[sidekiq_payload(queue, queue) for _ in range(count)])
+    pipe.execute()
+
+
+def test_strict_order_holds_for_jobs_pushed_onto_an_idle_worker(
+    real_settings: jobkit.Settings, make_worker: Callable[..., jobkit.Worker]
+) -> None:
+    worker = make_worker(queues=(("high", 1), ("low", 1)), strict=True, concurrency=1)
+    worker.start()
+    wait_for(lambda: blocked(worker))
+    # "low" first: its waker may move a low job before the high ones exist.
+    _push_both(real_settings, {"low": 10, "high": 10})
+    wait_for(lambda: worker.processed == 20)
+    assert order == ["high"] * 10 + ["low"] * 10
+    assert worker.exchanger.wakeups >= 1
+
+
+def test_weighted_order_holds_for_jobs_pushed_onto_an_idle_worker(
+    real_settings: jobkit.Settings, make_worker: Callable[..., jobkit.Worker]
+) -> None:
+    worker = make_worker(queues=(("heavy", 3), ("light", 1)), concurrency=1, prefetch=0)
+    worker.fetcher.rng = random.Random(7)
+    worker.start()
+    wait_for(lambda: blocked(worker))
+    _push_both(real_settings, {"heavy": 60, "light": 60})
+    wait_for(lambda: worker.processed == 120, 30)
+    first = order[:40]
+    # 3:1 expects 30 of the first 40 from "heavy"; 21 is more than 3 sigma below.
+    assert first.count("heavy") >= 21, first
+    assert first.count("light") >= 1, first
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _commands(r: redis.Redis) -> dict[str, int]:
+    stats = r.info("commandstats")
+    return {name: int(v["calls"]) for name, v in stats.items()
+            if name not in ("cmdstat_info", "cmdstat_config|resetstat")}
+
+
+def test_an_idle_worker_sends_at_most_one_command_per_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every period runs ten times faster here (heartbeat 0.5 s, due-job polls 0.5 s on
+    average, recovery 1.5 s, blocking commands 2.5 s), so the budget is ten commands per
+    second of the window: the same count per period as one per second at the defaults."""
+    binary = require_binary("redis-server", "apt-get install redis-server")
+    port = _free_port()
+    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        r = redis.Redis(port=port)
+        wait_for(lambda: _ping(r))
+        monkeypatch.setattr(blocking, "BLOCK_SECONDS", 2.5)
+        monkeypatch.setattr(scheduler, "COUNT_EVERY", 6.0)
+        settings = jobkit.Settings(redis_url=f"redis://127.0.0.1:{port}/0", namespace="idle",
+                                   heartbeat_interval=0.5, poll_interval=0.5,
+                                   recovery_timeout=3.0)
+        worker = jobkit.Worker(settings, jobkit.WorkerOptions(log_jobs=False))
+        worker.start()
+        try:
+            wait_for(lambda: blocked(worker))
+            time.sleep(1.0)  # past start-up's one-off commands
+            r.config_resetstat()
+            window = 6.0  # one minute at the default periods
+            time.sleep(window)
+            counts = _commands(r)
+        finally:
+            worker.stop(timeout=1)
+        total = sum(counts.values())
+        assert counts.get("cmdstat_blmove", 0) >= 1, counts
+        assert "cmdstat_evalsha" not in counts, f"the idle worker polled its queues: {counts}"
+        assert total <= 10 * window, f"{total} commands in {window}s scaled x10: {counts}"
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def _ping(r: redis.Redis) -> bool:
+    try:
+        return bool(r.ping())
+    except redis.ConnectionError:
+        return False
