@@ -142,24 +142,28 @@ class Heartbeat:
         pipe.execute()
 
 
-def cleanup(connection: redis.Redis, keys: Keys, *, now: float, stale_after: float) -> int:
+def cleanup(connection: redis.Redis, keys: Keys, *, now: float, stale_after: float,
+            alive: str | None = None) -> int:
     """Prune dead processes from ``processes``, as Sidekiq's ``ProcessSet.cleanup``; returns
     how many processes are alive.
 
     Sidekiq drops a member once its heartbeat hash has expired (60 s). A jobkit process is
     known dead sooner: its liveness key has expired and its last beat is ``stale_after``
     seconds old (the recovery timeout), so its hashes go too and no one waits a minute more.
-    A Sidekiq process has no liveness key; its fresh beat keeps it alive.
+    A Sidekiq process has no liveness key; its fresh beat keeps it alive. ``alive`` names
+    the calling process, counted without asking (two commands fewer per idle call).
     """
-    members = sorted(texts(connection.smembers(keys.processes)))
+    found = set(texts(connection.smembers(keys.processes)))
+    own = int(alive in found)
+    members = sorted(found - {alive})
     if not members:
-        return 0
+        return own
     pipe = connection.pipeline(transaction=False)
     for identity in members:
         pipe.hmget(keys.process(identity), ["info", "beat"])
         pipe.exists(keys.alive(identity))
     replies = pipe.execute()
-    gone, live = [], 0
+    gone, live = [], own
     for i, identity in enumerate(members):
         (info, beat), alive = replies[2 * i], replies[2 * i + 1]
         if info is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 
 import redis
 
@@ -19,9 +18,6 @@ from .settings import Settings
 
 log = logging.getLogger("jobkit.scheduler")
 BATCH = 100
-#: Seconds between counts of the live processes (for the poll interval): the count changes
-#: rarely, and a command per poll is most of an idle worker's load on Redis.
-COUNT_EVERY = 60.0
 
 
 class Scheduler:
@@ -32,7 +28,6 @@ class Scheduler:
         self.settings = settings
         self.keys = Keys(settings.namespace)
         self._move = connection.register_script(scripts.MOVE_DUE)
-        self._count: tuple[float, int] = (-float("inf"), 1)
 
     def enqueue_due(self, now: float | None = None) -> int:
         """Move every job due by ``now`` to its queue; returns how many this call moved."""
@@ -77,15 +72,6 @@ class Scheduler:
         add_dead(pipe, self.keys, self.settings, pl.encode(invalid_payload(raw, "default", error,
                                                                               now)), now)
         pipe.execute()
-
-    def process_count(self, processes_key: str) -> int:
-        """Live processes, as last counted (at most ``COUNT_EVERY`` seconds ago)."""
-        counted_at, count = self._count
-        tick = time.monotonic()
-        if tick - counted_at >= COUNT_EVERY:
-            count = max(1, integer(self.redis.scard(processes_key)))
-            self._count = (tick, count)
-        return count
 
     def next_wait(self, process_count: int, rng: random.Random) -> float:
         """Sidekiq's randomised poll interval: the average scales with the number of live

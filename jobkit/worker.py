@@ -298,7 +298,8 @@ class Worker:
                     # Only live processes share the polling: counting dead ones (kill -9)
                     # would stretch every poll interval.
                     live = cleanup(self.redis, self.keys, now=time.time(),
-                                   stale_after=self.settings.recovery_timeout)
+                                   stale_after=self.settings.recovery_timeout,
+                                   alive=self.identity)
                     next_recover = now + self.settings.recovery_timeout / 2
                 if now >= next_poll and not self._quiet.is_set():
                     self.scheduler.enqueue_due()

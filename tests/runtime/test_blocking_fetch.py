@@ -20,7 +20,7 @@ import pytest
 import redis
 
 import jobkit
-from jobkit import blocking, scheduler
+from jobkit import blocking
 from jobkit.keys import Keys
 from tests.needs import require_binary
 
@@ -169,7 +169,6 @@ def test_an_idle_worker_sends_at_most_one_command_per_second(
         r = redis.Redis(port=port)
         wait_for(lambda: _ping(r))
         monkeypatch.setattr(blocking, "BLOCK_SECONDS", 2.5)
-        monkeypatch.setattr(scheduler, "COUNT_EVERY", 6.0)
         settings = jobkit.Settings(redis_url=f"redis://127.0.0.1:{port}/0", namespace="idle",
                                    heartbeat_interval=0.5, poll_interval=0.5,
                                    recovery_timeout=3.0)
