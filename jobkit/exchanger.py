@@ -48,6 +48,8 @@ class Woken:
     """A job a blocking wait moved into our in-progress list."""
 
     work: UnitOfWork
+    #: Already handed to the executors by the waker's thread (the order need not change).
+    taken: bool
 
 
 class Exchanger:
@@ -213,6 +215,16 @@ class Exchanger:
         self._stop.set()
         self.inbox.put(None)
 
+    def deliver_woken(self, work: UnitOfWork) -> None:
+        """From a waker's thread: a job its blocking wait moved into our list. It goes to
+        the executors at once — one thread hop fewer before the job starts — unless strict
+        order over several queues means it may have to go back (see :meth:`_wake_up`)."""
+        if self.options.strict and len(self.options.queues) > 1:
+            self.inbox.put(Woken(work, taken=False))
+        else:
+            self.take([work])
+            self.inbox.put(Woken(work, taken=True))
+
     def wake_polling(self) -> None:
         """A blocking wait failed: poll until it works again."""
         self._armed = False
@@ -229,12 +241,13 @@ class Exchanger:
         fetched = False  # since the last reconciliation
         fetch_at = 0.0  # polling only: after an empty fetch, the next waits for idle_wait
         pending: list[Outcome] = []
-        woken: list[UnitOfWork] = []
+        woken: list[Woken] = []
         while True:
             self._gather(pending, woken, fetch_at)
             if self._stop.is_set():
                 self.leftover = pending
-                self.take(woken)  # in our lists: the worker requeues them with the rest
+                # In our lists: the worker requeues them with the rest.
+                self.take([w.work for w in woken if not w.taken])
                 return
             now = time.monotonic()
             try:
@@ -276,7 +289,7 @@ class Exchanger:
                 else:
                     fetch_at = time.monotonic() + self.options.idle_wait
 
-    def _quiesce(self, pending: list[Outcome], woken: list[UnitOfWork]) -> bool:
+    def _quiesce(self, pending: list[Outcome], woken: list[Woken]) -> bool:
         """Before comparing our lists with what we track: no blocking wait may move a job
         in meanwhile, and every job one moved must be counted in (reconciliation would take
         it up a second time)."""
@@ -291,18 +304,15 @@ class Exchanger:
             except queue_mod.Empty:
                 return True
 
-    def _wake_up(self, woken: list[UnitOfWork]) -> None:
-        """A blocking wait moved ``woken`` into our lists: keep them, or (strict order over
-        several queues) put them back first, so the fetch that follows takes the queues in
+    def _wake_up(self, woken: list[Woken]) -> None:
+        """A blocking wait moved ``woken`` into our lists: fetch the rest now; in strict
+        order over several queues put them back first, so the fetch takes the queues in
         order — a job pushed onto a later queue must not overtake an earlier queue's."""
         self._armed = False
         self.wakeups += len(woken)
-        if self.options.strict and len(self.options.queues) > 1:
-            self.fetcher.requeue(woken)
-        else:
-            self.take(woken)
+        self.fetcher.requeue([w.work for w in woken if not w.taken])
 
-    def _gather(self, pending: list[Outcome], woken: list[UnitOfWork], fetch_at: float) -> None:
+    def _gather(self, pending: list[Outcome], woken: list[Woken], fetch_at: float) -> None:
         """Collect outcomes and woken jobs until there is something to do: outcomes to write
         (at once when the executors run short of jobs, else after ``LINGER``), room to fetch
         into, a wake-up, or a stop."""
@@ -344,11 +354,11 @@ class Exchanger:
             self._sort(item, pending, woken)
 
     def _sort(self, item: Outcome | Woken | None, pending: list[Outcome],
-              woken: list[UnitOfWork]) -> None:
+              woken: list[Woken]) -> None:
         if item is None:
             return
         if isinstance(item, Woken):
-            woken.append(item.work)
+            woken.append(item)
         elif item.raw not in self.abandoned:
             pending.append(item)
 
@@ -364,7 +374,8 @@ class Exchanger:
             except queue_mod.Empty:
                 break
             if isinstance(item, Woken):
-                unstarted.append(item.work)
+                if not item.taken:  # taken ones are in ``ready``
+                    unstarted.append(item.work)
             elif item is not None and item.raw not in self.abandoned:
                 outcomes.append(item)
         while True:

@@ -25,7 +25,7 @@ from . import ack
 from .backoff import MAX_BACKOFF, next_backoff, retry_redis
 from .blocking import Blocker, blocking_client
 from .connection import connect
-from .exchanger import Exchanger, Woken
+from .exchanger import Exchanger
 from .executor import ThreadExecutors
 from .fetch import Fetcher
 from .heartbeat import Heartbeat, cleanup, new_identity
@@ -181,7 +181,7 @@ class Worker:
     def _queue_waker(self, queue: str) -> Blocker:
         source, target = self.keys.queue(queue), self.fetcher.inprogress(queue)
         index, member = self.keys.inprogress_index, self.fetcher.member(queue)
-        inbox = self.exchanger.inbox
+        exchanger = self.exchanger
 
         def command(client: redis.Redis, timeout: float) -> Any:
             return client.execute_command(  # type: ignore[no-untyped-call]
@@ -192,7 +192,7 @@ class Worker:
             client.sadd(index, member)
 
         def deliver(raw: bytes) -> None:
-            inbox.put(Woken(UnitOfWork(queue, raw)))
+            exchanger.deliver_woken(UnitOfWork(queue, raw))
 
         return Blocker(blocking_client(self.redis), self.redis,  # type: ignore[arg-type]
                        command, deliver, name=f"waker-{queue}", one_shot=True,
