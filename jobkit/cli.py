@@ -92,7 +92,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         if args.cpu is not None:
             raise ConfigError(f"--cpu={args.cpu} pins one process; with --processes each "
                               "child gets a CPU of its own (or none with --no-pin)")
-        return supervisor.run(args.argv, args.processes, pin=not args.no_pin)
+        return supervisor.run(args.argv, args.processes, main=main, pin=not args.no_pin)
     if args.no_pin:
         raise ConfigError("--no-pin is for --processes N; one process is only pinned by --cpu")
     if args.cpu is not None:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import NoReturn
 
@@ -106,8 +106,12 @@ class _Forked:
 Child = subprocess.Popen[bytes] | _Forked
 
 
-def _child_main(argv: list[str], parent: int) -> NoReturn:
-    """Run ``jobkit ARGV`` in a just-forked child and never return."""
+#: The child's entry point: ``jobkit``'s command line, ``main(argv) -> exit status``.
+ChildMain = Callable[[list[str]], int]
+
+
+def _child_main(main: ChildMain, argv: list[str], parent: int) -> NoReturn:
+    """Run ``main(argv)`` in a just-forked child and never return."""
     code = 1
     try:
         for name in ("SIGTERM", "SIGINT", "SIGTSTP"):
@@ -118,8 +122,6 @@ def _child_main(argv: list[str], parent: int) -> NoReturn:
         # passes one TERM on. Both arriving would be a second signal: an immediate exit.
         os.setpgid(0, 0)
         _stop_with_parent(parent)
-        from .cli import main
-
         code = main(argv)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
@@ -148,14 +150,19 @@ def _stop_with_parent(parent: int) -> None:
 
 
 class Supervisor:
-    """Keeps ``count`` children running ``jobkit ARGV`` until told to stop."""
+    """Keeps ``count`` children running ``jobkit ARGV`` until told to stop.
+
+    A forked child calls ``main`` (the CLI's, handed in so that this module needs nothing
+    of the CLI); without fork, or without ``main``, it runs ``python -m jobkit ARGV``."""
 
     def __init__(self, argv: Sequence[str], count: int, *,
-                 cpus: Sequence[int | None] | None = None, fork: bool | None = None) -> None:
+                 cpus: Sequence[int | None] | None = None, fork: bool | None = None,
+                 main: ChildMain | None = None) -> None:
         self.argv = list(argv)
+        self.main = main
         self.count = count
         self.cpus = list(cpus) if cpus is not None else [None] * count
-        self.fork = hasattr(os, "fork") if fork is None else fork
+        self.fork = main is not None and (hasattr(os, "fork") if fork is None else fork)
         self.children: list[Child | None] = [None] * count
         self.started: list[float] = [0.0] * count
         self.delays: list[float] = [0.0] * count
@@ -166,13 +173,13 @@ class Supervisor:
         cpu = self.cpus[slot]
         argv = [*self.argv, *([] if cpu is None else ["--cpu", str(cpu)])]
         child: Child
-        if self.fork:
+        if self.fork and self.main is not None:
             sys.stdout.flush()
             sys.stderr.flush()
             parent = os.getpid()
             pid = os.fork()
             if pid == 0:
-                _child_main(argv, parent)
+                _child_main(self.main, argv, parent)
             child = _Forked(pid)
         else:
             child = subprocess.Popen([sys.executable, "-m", "jobkit", *argv])
@@ -216,10 +223,12 @@ class Supervisor:
         return 0
 
 
-def run(argv: Sequence[str], count: int, *, pin: bool = True) -> int:
+def run(argv: Sequence[str], count: int, *, main: ChildMain | None = None,
+        pin: bool = True) -> int:
     """Supervise ``count`` copies of ``jobkit`` with ``argv`` (``--processes`` removed), each
-    on a CPU of its own if ``pin`` and there are enough."""
-    supervisor = Supervisor(strip_processes(argv), count, cpus=cpu_plan(count, pin=pin))
+    on a CPU of its own if ``pin`` and there are enough; forked children run ``main``."""
+    supervisor = Supervisor(strip_processes(argv), count, cpus=cpu_plan(count, pin=pin),
+                            main=main)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if signum == getattr(signal, "SIGTSTP", None):
