@@ -30,7 +30,8 @@ class WorkerOptions:
     #: Jobs fetched ahead of free threads. None adapts it to the jobs' speed: enough for
     #: about ``PREFETCH_SECONDS`` of work, from 1 to ``MAX_PREFETCH``.
     prefetch: int | None = None
-    #: Seconds to wait before polling again when every queue was empty.
+    #: Seconds to wait before polling again when every queue was empty — on fakeredis only:
+    #: with a real Redis an idle worker blocks on its queues instead (jobkit.blocking).
     idle_wait: float = 0.05
     log_jobs: bool = True
     extra_middleware: tuple[ServerMiddleware, ...] = field(default=())
