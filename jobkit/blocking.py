@@ -26,13 +26,15 @@ log = logging.getLogger("jobkit.worker")
 BLOCK_SECONDS = 25.0
 
 
-def blocking_client(connection: redis.Redis) -> redis.Redis | None:
+def can_block(connection: redis.Redis) -> bool:
+    """False for fakeredis, which cannot block across threads: callers poll instead."""
+    return not type(connection).__module__.startswith("fakeredis")
+
+
+def blocking_client(connection: redis.Redis) -> redis.Redis:
     """A client that keeps one connection of ``connection``'s pool to itself, for a
     blocking command (CLIENT UNBLOCK needs that connection's id), with a socket timeout
-    longer than the block; None for fakeredis, which cannot block across threads: callers
-    poll instead."""
-    if type(connection).__module__.startswith("fakeredis"):
-        return None
+    longer than the block. Connects at once (raises ``redis.RedisError``)."""
     client: redis.Redis = redis.Redis(connection_pool=connection.connection_pool,
                                       single_connection_client=True)
     conn: Any = client.connection

@@ -23,7 +23,7 @@ import redis
 
 from . import ack
 from .backoff import MAX_BACKOFF, next_backoff, retry_redis
-from .blocking import Blocker, blocking_client
+from .blocking import Blocker, blocking_client, can_block
 from .connection import connect
 from .exchanger import Exchanger
 from .executor import ThreadExecutors
@@ -154,19 +154,23 @@ class Worker:
     def _start_wakers(self) -> None:
         """Blocking waits for jobs (one per queue) and for signals; none on fakeredis, where
         the exchanger polls and the heartbeat reads the signals."""
-        if blocking_client(self.redis) is None:
+        if not can_block(self.redis):
             return
-        for name, _ in self.options.queues:
-            self._wakers.append(self._queue_waker(name))
         signals = self.keys.signals(self.identity)
-        self._signals = Blocker(
-            blocking_client(self.redis),  # type: ignore[arg-type]
-            self.redis, lambda c, t: c.blpop([signals], t), self._on_signal_reply,
-            name="signal-waker")
-        for waker in self._wakers:
+        try:
+            wakers = [self._queue_waker(name) for name, _ in self.options.queues]
+            self._signals = Blocker(
+                blocking_client(self.redis), self.redis,
+                lambda c, t: c.blpop([signals], t), self._on_signal_reply,
+                name="signal-waker")
+        except redis.RedisError as e:
+            # Redis went away since the first heartbeat: poll, as on fakeredis.
+            log.warning("cannot open blocking connections (%s); polling the queues", e)
+            return
+        self._wakers = wakers
+        for waker in wakers:
             waker.start()
         self._signals.start(armed=True)
-        wakers = self._wakers
 
         def arm() -> None:
             for waker in wakers:
@@ -194,7 +198,7 @@ class Worker:
         def deliver(raw: bytes) -> None:
             exchanger.deliver_woken(UnitOfWork(queue, raw))
 
-        return Blocker(blocking_client(self.redis), self.redis,  # type: ignore[arg-type]
+        return Blocker(blocking_client(self.redis), self.redis,
                        command, deliver, name=f"waker-{queue}", one_shot=True,
                        prepare=prepare, on_error=lambda e: self.exchanger.wake_polling())
 
