@@ -94,12 +94,6 @@ class Blocker:
     def arm(self) -> None:
         self._armed.set()
 
-    def disarm(self) -> None:
-        """Stop after the command in flight; unblock it if it is waiting."""
-        if self._armed.is_set():
-            self._armed.clear()
-            self.unblock()
-
     def quiesce(self, timeout: float = 2.0) -> bool:
         """Disarm, unblock and wait until no command is in flight (its reply delivered);
         False if that took longer than ``timeout``."""

@@ -219,6 +219,14 @@ class Exchanger:
         """From a waker's thread: a job its blocking wait moved into our list. It goes to
         the executors at once — one thread hop fewer before the job starts — unless strict
         order over several queues means it may have to go back (see :meth:`_wake_up`)."""
+        if self._quiet.is_set():
+            # Moved just as the worker was quieted: not ours to run any more.
+            try:
+                self.fetcher.requeue([work])
+            except redis.RedisError as e:
+                log.warning("cannot requeue a job taken while quieting (%s); it stays in "
+                            "this process's in-progress list for reconciliation", e)
+            return
         if self.options.strict and len(self.options.queues) > 1:
             self.inbox.put(Woken(work, taken=False))
         else:

@@ -215,7 +215,9 @@ class Worker:
         """Stop fetching new jobs; running and buffered ones still finish (Sidekiq's TSTP)."""
         self._quiet.set()
         for waker in self._wakers:
-            waker.disarm()
+            # Until no BLMOVE is in flight: one sent just before the disarm would otherwise
+            # block on (and take) the next job pushed.
+            waker.quiesce()
         self.exchanger.wake()
 
     def request_stop(self) -> None:
