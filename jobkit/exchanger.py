@@ -263,14 +263,14 @@ class Exchanger:
                         pending, woken):
                     if woken:
                         batch, woken = woken, []
-                        self._wake_up(batch)
+                        self._wake_up(batch, pending)
                     # After an error the fetch may have moved jobs without our knowing.
                     self.reconcile()
                     next_reconcile, fetched = now + reconcile_every, False
                 if woken:
                     # Cleared first: after an error, reconciliation takes these up.
                     batch, woken = woken, []
-                    self._wake_up(batch)
+                    self._wake_up(batch, pending)
                 can_fetch = not self._armed and now >= fetch_at
                 # The batch's jobs leave the in-progress lists before the fetch: their room too.
                 room = self.room() + len(pending) if can_fetch else 0
@@ -312,11 +312,14 @@ class Exchanger:
             except queue_mod.Empty:
                 return True
 
-    def _wake_up(self, woken: list[Woken]) -> None:
-        """A blocking wait moved ``woken`` into our lists: fetch the rest now; in strict
-        order over several queues put them back first, so the fetch takes the queues in
-        order — a job pushed onto a later queue must not overtake an earlier queue's."""
+    def _wake_up(self, woken: list[Woken], pending: list[Outcome]) -> None:
+        """A blocking wait moved ``woken`` into our lists: fetch the rest now. In strict
+        order over several queues they go back first — every wait stopped and what each moved
+        collected, so the fetch that follows takes the queues in order: a job pushed onto a
+        later queue must not overtake an earlier queue's."""
         self._armed = False
+        if not all(w.taken for w in woken):
+            self._quiesce(pending, woken)
         self.wakeups += len(woken)
         self.fetcher.requeue([w.work for w in woken if not w.taken])
 
