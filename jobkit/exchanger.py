@@ -122,8 +122,10 @@ class Exchanger:
         """Jobs fetched by this process whose outcome is not yet written."""
         return self._inflight
 
-    def room(self) -> int:
-        return 0 if self._quiet.is_set() else self.capacity - self._inflight
+    def room(self, writing: int = 0) -> int:
+        """Jobs to fetch now, counting the ``writing`` outcomes about to leave our lists;
+        none once quiet (what is written then frees no room)."""
+        return 0 if self._quiet.is_set() else self.capacity - self._inflight + writing
 
     # -- the one Redis exchange ------------------------------------------------------------
 
@@ -273,7 +275,7 @@ class Exchanger:
                     self._wake_up(batch, pending)
                 can_fetch = not self._armed and now >= fetch_at
                 # The batch's jobs leave the in-progress lists before the fetch: their room too.
-                room = self.room() + len(pending) if can_fetch else 0
+                room = self.room(len(pending)) if can_fetch else 0
                 items = self.exchange(pending, room)
                 backoff = 0.0
             except redis.RedisError as e:
@@ -341,7 +343,7 @@ class Exchanger:
             now = time.monotonic()
             # Written outcomes free their room: the fetch after them may fill it.
             can_fetch = (not self._armed and now >= fetch_at
-                         and self.room() + len(pending) > 0)
+                         and self.room(len(pending)) > 0)
             if pending:
                 if first_at is None:
                     first_at = now
