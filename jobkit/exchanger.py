@@ -39,6 +39,9 @@ log = logging.getLogger("jobkit.worker")
 #: buffered, to write them in one call. Outcomes are durable only once written, but a job
 #: whose outcome is unwritten is still in our in-progress list: a crash redelivers it.
 LINGER = 0.002
+#: Seconds between fetches of an idle worker while one of its queues is paused (the wait
+#: blocks on the others only; a resume is seen at the next fetch).
+PAUSED_RECHECK = 1.0
 #: Write at once when this many outcomes wait, lingering or not.
 BATCH = 500
 
@@ -89,7 +92,10 @@ class Exchanger:
         #: Outcomes the loop held when it stopped; the worker writes them.
         self.leftover: list[Outcome] = []
         #: Arms the blocking waits; None polls every ``idle_wait`` (fakeredis).
-        self.arm_wakers: Callable[[], None] | None = None
+        #: It returns whether it left a paused queue out.
+        self.arm_wakers: Callable[[], bool] | None = None
+        #: While a queue is left out for being paused: when to fetch again (to see it resumed).
+        self._recheck_at: float | None = None
         #: Disarms them and waits until none has a move in flight; False if one is stuck.
         self.quiesce_wakers: Callable[[], bool] | None = None
         self._armed = False
@@ -217,12 +223,15 @@ class Exchanger:
         self._stop.set()
         self.inbox.put(None)
 
-    def deliver_woken(self, work: UnitOfWork) -> None:
+    def deliver_woken(self, work: UnitOfWork, *, paused: bool = False) -> None:
         """From a waker's thread: a job its blocking wait moved into our list. It goes to
         the executors at once — one thread hop fewer before the job starts — unless strict
         order over several queues means it may have to go back (see :meth:`_wake_up`)."""
-        if self._quiet.is_set():
-            # Moved just as the worker was quieted: not ours to run any more.
+        if self._quiet.is_set() or paused:
+            # Moved just as the worker was quieted (or its queue paused): not ours to run.
+            if paused and self._recheck_at is None:
+                self._recheck_at = time.monotonic() + PAUSED_RECHECK
+                self.inbox.put(None)
             try:
                 self.fetcher.requeue([work])
             except redis.RedisError as e:
@@ -295,7 +304,8 @@ class Exchanger:
             if not items and room > 0:
                 if self.arm_wakers is not None:
                     self._armed = True
-                    self.arm_wakers()
+                    if self.arm_wakers():
+                        self._recheck_at = time.monotonic() + PAUSED_RECHECK
                 else:
                     fetch_at = time.monotonic() + self.options.idle_wait
 
@@ -341,6 +351,13 @@ class Exchanger:
             if self._stop.is_set() or woken:
                 return
             now = time.monotonic()
+            recheck = self._recheck_at
+            if self._armed and recheck is not None and now >= recheck:
+                # A queue left out as paused may have been resumed: fetch (which skips the
+                # paused ones), then block again.
+                self._recheck_at = None
+                self._quiesce(pending, woken)
+                return
             # Written outcomes free their room: the fetch after them may fill it.
             can_fetch = (not self._armed and now >= fetch_at
                          and self.room(len(pending)) > 0)
@@ -358,6 +375,8 @@ class Exchanger:
                 return
             if not self._armed and fetch_at > now and self.room() > 0:
                 timeout = fetch_at - now
+            elif self._armed and recheck is not None:
+                timeout = max(0.001, min(1.0, recheck - now))
             else:
                 timeout = 1.0
             try:

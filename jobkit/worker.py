@@ -33,6 +33,7 @@ from .keys import Keys
 from .middleware.logging import JobLogger
 from .processor import Outcome, Processor
 from .recovery import Recovery
+from .replies import texts
 from .scheduler import Scheduler
 from .settings import Settings
 from .ticker import Ticker
@@ -172,9 +173,17 @@ class Worker:
             waker.start()
         self._signals.start(armed=True)
 
-        def arm() -> None:
-            for waker in wakers:
-                waker.arm()
+        names = [name for name, _ in self.options.queues]
+        paused_key = self.keys.paused
+
+        def arm() -> bool:
+            # A paused queue's jobs must stay in Redis: block only on the others. The
+            # exchanger looks again now and then while one is paused (it may be resumed).
+            paused = set(texts(self.redis.smembers(paused_key)))
+            for name, waker in zip(names, wakers, strict=True):
+                if name not in paused:
+                    waker.arm()
+            return bool(paused & set(names))
 
         def quiesce() -> bool:
             return all([waker.quiesce() for waker in wakers])
@@ -195,8 +204,16 @@ class Worker:
             # Before the first move into the list: recovery finds lists through the index.
             client.sadd(index, member)
 
+        paused_key = self.keys.paused
+
         def deliver(raw: bytes) -> None:
-            exchanger.deliver_woken(UnitOfWork(queue, raw))
+            work = UnitOfWork(queue, raw)
+            try:
+                # Paused while we were blocked on it: the job goes back untouched.
+                paused = bool(self.redis.sismember(paused_key, queue))
+            except redis.RedisError:
+                paused = False
+            exchanger.deliver_woken(work, paused=paused)
 
         return Blocker(blocking_client(self.redis), self.redis,
                        command, deliver, name=f"waker-{queue}", one_shot=True,
