@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from .backoff import next_backoff
+from .threads import thread
 
 log = logging.getLogger("jobkit.worker")
 
@@ -84,7 +85,7 @@ class Blocker:
         self._idle = threading.Event()
         self._idle.set()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name=f"jobkit-{name}", daemon=True)
+        self._thread = thread(self._loop, name)
 
     def start(self, *, armed: bool = False) -> None:
         if armed:

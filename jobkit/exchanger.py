@@ -75,8 +75,8 @@ class Exchanger:
         self.settings = settings
         self.options = options
         self._quiet = quiet
-        #: Jobs for the executors, in fetch order.
-        self.ready: queue_mod.SimpleQueue[UnitOfWork] = queue_mod.SimpleQueue()
+        #: Jobs for the executors, in fetch order (None: a wake-up for an executor to end).
+        self.ready: queue_mod.SimpleQueue[UnitOfWork | None] = queue_mod.SimpleQueue()
         #: Outcomes from the executors, woken jobs from the blocking waits, None to wake up.
         self.inbox: queue_mod.SimpleQueue[Outcome | Woken | None] = queue_mod.SimpleQueue()
         self._lock = threading.Lock()
@@ -412,6 +412,8 @@ class Exchanger:
                 outcomes.append(item)
         while True:
             try:
-                unstarted.append(self.ready.get_nowait())
+                work = self.ready.get_nowait()
             except queue_mod.Empty:
                 return outcomes, unstarted
+            if work is not None:
+                unstarted.append(work)

@@ -13,6 +13,7 @@ from .errors import PayloadError
 from .exchanger import Exchanger
 from .processor import Outcome, Processor, invalid_payload
 from .settings import Settings
+from .threads import thread
 
 log = logging.getLogger("jobkit.worker")
 
@@ -32,15 +33,17 @@ class ThreadExecutors:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._threads = [threading.Thread(target=self._loop, name=f"jobkit-executor-{i}",
-                                          daemon=True) for i in range(self.concurrency)]
-        for thread in self._threads:
-            thread.start()
+        self._threads = [thread(self._loop, f"executor-{i}") for i in range(self.concurrency)]
+        for worker_thread in self._threads:
+            worker_thread.start()
 
     def join(self, deadline: float) -> None:
-        """Wait until every thread finished its job, or until ``deadline`` (monotonic)."""
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        """Wake every waiting thread (the stop flag is set) and wait until each finished its
+        job, or until ``deadline`` (monotonic)."""
+        for _ in self._threads:
+            self.exchanger.ready.put(None)  # a waiting thread wakes at once and ends
+        for worker_thread in self._threads:
+            worker_thread.join(max(0.0, deadline - time.monotonic()))
 
     def _loop(self) -> None:
         tid = threading.current_thread().name
@@ -52,6 +55,8 @@ class ThreadExecutors:
                 work = take(timeout=0.2)
             except queue_mod.Empty:
                 continue
+            if work is None:  # join() wakes the threads this way
+                return
             queue, raw = work
             if self._stopping.is_set():
                 # Shutdown began while we waited: leave the job for stop() to requeue.

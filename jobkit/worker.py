@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from . import ack
+from . import ack, threads
 from .backoff import MAX_BACKOFF, next_backoff, retry_redis
 from .blocking import Blocker, blocking_client, can_block
 from .connection import connect
@@ -224,7 +224,7 @@ class Worker:
         self._signal(value.decode() if isinstance(value, bytes) else str(value))
 
     def _spawn(self, target: object, name: str) -> threading.Thread:
-        thread = threading.Thread(target=target, name=f"jobkit-{name}", daemon=True)  # type: ignore[arg-type]
+        thread = threads.thread(target, name)  # type: ignore[arg-type]
         thread.start()
         return thread
 
@@ -372,6 +372,7 @@ class Worker:
         if not items:
             return None
         work = self.exchanger.ready.get_nowait()
+        assert work is not None  # exchange() just put it there
         outcome = self.processor.process(work.raw, work.queue)
         self.exchanger.exchange([outcome], 0)
         return outcome
