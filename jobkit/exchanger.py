@@ -303,8 +303,15 @@ class Exchanger:
             fetched = fetched or room > 0
             if not items and room > 0:
                 if self.arm_wakers is not None:
+                    try:
+                        skipped_paused = self.arm_wakers()
+                    except redis.RedisError as e:
+                        # Not armed: the next cycle fetches (polls) again, after a pause.
+                        backoff = next_backoff(backoff, "arming the blocking waits", e)
+                        self._stop.wait(backoff)
+                        continue
                     self._armed = True
-                    if self.arm_wakers():
+                    if skipped_paused:
                         self._recheck_at = time.monotonic() + PAUSED_RECHECK
                 else:
                     fetch_at = time.monotonic() + self.options.idle_wait
