@@ -104,7 +104,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     _require_all(args.require)
     queues = tuple(parse_queue(q) for q in args.queue) or (("default", 1),)
     options = WorkerOptions(queues=queues, concurrency=args.concurrency, strict=args.strict,
-                            timeout=args.timeout, tag=args.tag or "", prefetch=args.prefetch)
+                            timeout=args.timeout, tag=args.tag or "", prefetch=args.prefetch,
+                            async_concurrency=args.async_concurrency)
     settings = _settings(args)
     worker = Worker(settings, options)
 
@@ -182,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("-q", "--queue", action="append", default=[], metavar="NAME[,WEIGHT]",
                    help="queue to work, with an optional weight (repeatable; default: default)")
     w.add_argument("-c", "--concurrency", type=int, default=10, help="threads (default: 10)")
+    w.add_argument("--async-concurrency", type=int, default=100, metavar="N",
+                   help="coroutine jobs (async def perform) in flight on the worker's event "
+                        "loop, beside the threads (default: 100)")
     w.add_argument("--strict", action="store_true",
                    help="strict queue priority, in the given order")
     w.add_argument("-t", "--timeout", type=float, default=25.0,

@@ -91,6 +91,11 @@ class Exchanger:
         self._stop = threading.Event()
         #: Outcomes the loop held when it stopped; the worker writes them.
         self.leftover: list[Outcome] = []
+        #: Routes coroutine jobs to the event-loop executor (None: threads run every job).
+        self.is_coroutine: Callable[[bytes], bool] | None = None
+        self.submit_coroutines: Callable[[list[UnitOfWork]], None] | None = None
+        #: Room held for coroutine jobs on top of the threads' (the event loop's slots).
+        self.coroutine_slots = 0
         #: Arms the blocking waits; None polls every ``idle_wait`` (fakeredis).
         #: It returns whether it left a paused queue out.
         self.arm_wakers: Callable[[], bool] | None = None
@@ -120,8 +125,9 @@ class Exchanger:
 
     @property
     def capacity(self) -> int:
-        """Jobs this process may hold at once: one per thread plus the prefetch."""
-        return self.options.concurrency + self.prefetch
+        """Jobs this process may hold at once: one per thread and coroutine slot, plus the
+        prefetch."""
+        return self.options.concurrency + self.coroutine_slots + self.prefetch
 
     @property
     def in_flight(self) -> int:
@@ -161,6 +167,15 @@ class Exchanger:
         with self._lock:
             self._inflight += len(items)
             self._tracked.update(items)
+        is_coroutine = self.is_coroutine
+        if is_coroutine is not None and self.submit_coroutines is not None:
+            plain: list[UnitOfWork] = []
+            coroutines: list[UnitOfWork] = []
+            for item in items:
+                (coroutines if is_coroutine(item.raw) else plain).append(item)
+            if coroutines:
+                self.submit_coroutines(coroutines)
+                items = plain
         put = self.ready.put
         for item in items:
             put(item)

@@ -30,6 +30,7 @@ from .executor import ThreadExecutors
 from .fetch import Fetcher
 from .heartbeat import Heartbeat, cleanup, new_identity
 from .keys import Keys
+from .loop_executor import LoopExecutor, any_coroutine_jobs, busy_of, is_coroutine_job
 from .middleware.logging import JobLogger
 from .processor import Outcome, Processor
 from .recovery import Recovery
@@ -88,6 +89,8 @@ class Worker:
         self.executors = ThreadExecutors(self.processor, self.exchanger, settings,
                                          concurrency=self.options.concurrency,
                                          stopping=self._stopping)
+        #: The event loop for coroutine jobs, when this process registered any (at start).
+        self.loop_executor: LoopExecutor | None = None
         self._wakers: list[Blocker] = []
         self._signals: Blocker | None = None
         self._threads: list[threading.Thread] = []
@@ -144,6 +147,7 @@ class Worker:
             log.info("worker %s stopped before it started", self.identity)
             self._stopped.set()
             return False
+        self._start_loop()
         self._start_wakers()
         self._threads = [self._spawn(self.exchanger.run, "exchanger"),
                          self._spawn(self._housekeeping_loop, "housekeeper")]
@@ -151,6 +155,16 @@ class Worker:
         log.info("worker %s started: queues=%s concurrency=%d", self.identity,
                  ",".join(f"{n}:{w}" for n, w in self.options.queues), self.options.concurrency)
         return True
+
+    def _start_loop(self) -> None:
+        if not any_coroutine_jobs():
+            return
+        self.loop_executor = LoopExecutor(self.processor, self.exchanger, self.settings,
+                                          concurrency=self.options.async_concurrency)
+        self.loop_executor.start()
+        self.exchanger.is_coroutine = is_coroutine_job
+        self.exchanger.submit_coroutines = self.loop_executor.submit
+        self.exchanger.coroutine_slots = self.options.async_concurrency
 
     def _start_wakers(self) -> None:
         """Blocking waits for jobs (one per queue) and for signals; none on fakeredis, where
@@ -260,8 +274,15 @@ class Worker:
         wait = self.options.timeout if timeout is None else timeout
         self.quiet()
         self._stopping.set()
-        self.executors.join(time.monotonic() + wait)
+        deadline = time.monotonic() + wait
+        self.executors.join(deadline)
+        if self.loop_executor is not None:
+            # Running coroutine jobs finish until the deadline, then are cancelled: each
+            # becomes a requeue outcome, written with the others below.
+            self.loop_executor.stop(deadline)
         running = [UnitOfWork(q, raw) for q, raw, _ in list(self.executors.busy.values())]
+        if self.loop_executor is not None:
+            running += self.loop_executor.abandoned
         self.exchanger.abandoned.update(raw for _, raw in running)
         if running:
             log.warning("shutdown timeout: requeueing %d running job(s)", len(running))
@@ -274,6 +295,8 @@ class Worker:
             thread.join(10.0)
         # After the exchanger stopped: a fetch it had in flight may have added jobs.
         outcomes, unstarted = self.exchanger.drain()
+        if self.loop_executor is not None:
+            unstarted += self.loop_executor.drain()
         self._flush_outcomes(outcomes)
         retry_redis("requeue", lambda: self.fetcher.requeue(running + unstarted),
                     attempts=20)
@@ -344,7 +367,8 @@ class Worker:
             self._housekeeping_stop.wait(max(0.01, wake - time.monotonic()))
 
     def _beat(self) -> None:
-        signals = self.heartbeat.beat(dict(self.executors.busy), quiet=self._quiet.is_set(),
+        busy = busy_of(self.executors, *([self.loop_executor] if self.loop_executor else []))
+        signals = self.heartbeat.beat(busy, quiet=self._quiet.is_set(),
                                       signals=self._signals is None)
         for signal in signals:
             self._signal(signal)

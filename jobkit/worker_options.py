@@ -23,6 +23,8 @@ class WorkerOptions:
 
     queues: tuple[tuple[str, int], ...] = (("default", 1),)
     concurrency: int = 10
+    #: Coroutine jobs in flight at once on the worker's event loop, beside the threads.
+    async_concurrency: int = 100
     strict: bool = False
     #: Seconds a graceful shutdown waits for running jobs before requeueing them.
     timeout: float = 25.0
@@ -42,6 +44,10 @@ class WorkerOptions:
             1 <= self.concurrency <= 1000
         ):
             raise ConfigError(f"concurrency={self.concurrency!r} must be an integer from 1 to 1000")
+        if isinstance(self.async_concurrency, bool) or not isinstance(
+                self.async_concurrency, int) or not 1 <= self.async_concurrency <= 100_000:
+            raise ConfigError(f"async_concurrency={self.async_concurrency!r} must be an integer "
+                              "from 1 to 100000")
         if not isinstance(self.timeout, int | float) or self.timeout < 0:
             raise ConfigError(f"timeout={self.timeout!r} must be a number of seconds >= 0")
         if self.prefetch is not None and (not isinstance(self.prefetch, int) or self.prefetch < 0):
