@@ -6,6 +6,7 @@ Sidekiq peer (bench/sidekiq_job.rb) runs the very same payloads.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import jobkit
@@ -60,6 +61,15 @@ try:
         async def perform(self, n: int) -> None:  # type: ignore[override]
             await bodies.aio_10ms()
 
-    JOBS.update({"async-redis-call": AsyncRedisCallJob, "async-io-10ms": AsyncIo10msJob})
+    class AsyncHoldJob(jobkit.Job):
+        """Sleeps ``seconds`` on the event loop: holds a coroutine slot (the RSS probe)."""
+
+        name = "AsyncHoldJob"
+
+        async def perform(self, seconds: float) -> None:  # type: ignore[override]
+            await asyncio.sleep(seconds)
+
+    JOBS.update({"async-redis-call": AsyncRedisCallJob, "async-io-10ms": AsyncIo10msJob,
+                 "async-hold": AsyncHoldJob})
 except jobkit.JobDefinitionError as e:
     ASYNC_UNSUPPORTED = f"this jobkit runs no coroutine jobs ({e})"

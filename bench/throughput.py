@@ -65,6 +65,8 @@ DRAIN_TIMEOUT = 300.0
 POLL = 0.005
 STEADY_FROM = 0.1
 BUSY_PROBES, IDLE_PROBES = 100, 5
+#: Coroutine jobs held in flight for the RSS probe.
+RSS_IN_FLIGHT = 10_000
 
 
 @dataclass
@@ -278,6 +280,34 @@ class Bench:
         r.delete(LATENCY)
         return values
 
+    def rss_in_flight(self, peer: Peer, jobs: int = RSS_IN_FLIGHT) -> float:
+        """MB of VmRSS of a worker holding ``jobs`` coroutine jobs in flight at once (each
+        sleeping on the loop), read once its heartbeat counts them all busy."""
+        self.flush(peer)
+        r = self.redis(peer)
+        ns = peer.module.NAMESPACE
+        self.run_child(peer, {"action": "fill", "workload": "async-hold", "n": jobs})
+        argv, extra = peer.module.worker_command(self.url(peer), "async-io-10ms")
+        argv[argv.index("--async-concurrency") + 1] = str(jobs)
+        argv += ["--timeout", "1"]
+        workers = harness.start_workers([(argv, extra)], cwd=ROOT, env=self.env(peer),
+                                        name=peer.key)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                busy = [int(r.hget(f"{ns}:{m.decode()}", "busy") or 0)
+                        for m in r.smembers(f"{ns}:processes")]
+                if busy and busy[0] >= jobs:
+                    break
+                if time.monotonic() > deadline or workers.dead():
+                    raise RuntimeError(f"{busy} of {jobs} coroutine jobs in flight after 120 s;"
+                                       f" worker log {workers.log}:\n{workers.tail()}")
+                time.sleep(0.2)
+            return harness.rss_mb(workers.pids[0])
+        finally:
+            workers.stop()
+            self.flush(peer)
+
     def rss(self, peer: Peer) -> float:
         """MB of VmRSS of an idle worker once its heartbeat is written, plus 1 s."""
         self.flush(peer)
@@ -347,6 +377,12 @@ def run_round(bench: Bench, peers: list[Peer], workloads: list[str], rnd: int, r
             mb = bench.rss(peer)
             peer.add("rss", mb)
             print(f"{tag} jobkit: worker RSS at rest {mb:.1f} MB", flush=True)
+            if not peer.unsupported("async-io-10ms") and any(
+                    WORKLOADS[w].coroutine for w in workloads):
+                mb = bench.rss_in_flight(peer)
+                peer.add("rss_async", mb)
+                print(f"{tag} jobkit: worker RSS with {RSS_IN_FLIGHT:,} coroutine jobs in "
+                      f"flight {mb:.1f} MB", flush=True)
 
 
 # -- report -------------------------------------------------------------------------------
@@ -506,6 +542,8 @@ def print_targets(by: dict[str, Peer]) -> None:
     rows.append(("bulk enqueue, jobs/s", med(jk, "bulk"), 100_000, True, False))
     ratio("1-by-1 enqueue: jobkit / bare LPUSH (paired)", med("lpush", "paired"), 1.0, 0.7)
     rows.append(("jobkit worker RSS at rest, MB", med(jk, "rss"), 50.0, False, False))
+    rows.append((f"jobkit worker RSS, {RSS_IN_FLIGHT:,} coroutine jobs in flight, MB",
+                 med(jk, "rss_async"), 150.0, False, False))
     print(f"{'target':<62} {'measured':>10} {'goal':>10}  result")
     for name, value_, goal, at_least, is_ratio in rows:
         if value_ is None:

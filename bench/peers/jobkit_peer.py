@@ -48,6 +48,9 @@ def enqueue_bulk(n: int) -> None:
 def fill(workload: str, n: int) -> None:
     from bench.jobs_module import JOBS
 
+    if workload == "async-hold":  # the RSS probe: each job holds its slot for a minute
+        JOBS[workload].perform_bulk([[60.0]] * n)
+        return
     JOBS[workload].perform_bulk([[i] for i in range(n)])
 
 
