@@ -1,0 +1,125 @@
+"""The worker's event-loop executor: coroutine jobs run on one loop beside the threads, up
+to ``async_concurrency`` at once; plain jobs still go to the threads; the class routing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+import jobkit
+from jobkit.cli import build_parser
+from jobkit.errors import ConfigError
+from jobkit.loop_executor import is_coroutine_job
+
+state = {"in_flight": 0, "most": 0, "all_at_once": 0}
+threads: set[str] = set()
+_lock = threading.Lock()
+
+
+class Gathering(jobkit.Job):
+    """Waits (on the loop) until ``expected`` copies are in flight at once."""
+
+    name = "loop_test.Gathering"
+
+    async def perform(self, expected: int, patience: float = 10.0) -> None:
+        state["in_flight"] += 1
+        state["most"] = max(state["most"], state["in_flight"])
+        threads.add(threading.current_thread().name)
+        deadline = time.monotonic() + patience
+        while state["in_flight"] < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        if state["in_flight"] >= expected:
+            state["all_at_once"] += 1
+        await asyncio.sleep(0.01)
+        state["in_flight"] -= 1
+
+
+class PlainJob(jobkit.Job):
+    name = "loop_test.Plain"
+
+    def perform(self) -> None:
+        with _lock:
+            threads.add(threading.current_thread().name)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    state.update(in_flight=0, most=0, all_at_once=0)
+    threads.clear()
+
+
+def test_coroutine_jobs_run_at_once_far_beyond_the_thread_count(
+    real_settings: jobkit.Settings,
+) -> None:
+    Gathering.perform_bulk([[60]] * 60)
+    worker = jobkit.Worker(real_settings, jobkit.WorkerOptions(
+        concurrency=1, async_concurrency=60, log_jobs=False))
+    worker.start()
+    try:
+        wait_for(lambda: worker.processed == 60)
+    finally:
+        worker.stop(timeout=1)
+    assert state["all_at_once"] == 60, state
+    assert threads == {"jobkit-event-loop"}
+
+
+def test_async_concurrency_bounds_the_coroutine_jobs_in_flight(
+    real_settings: jobkit.Settings,
+) -> None:
+    # Each waits for 8 at once, which a bound of 4 never allows: they give up after 1 s.
+    Gathering.perform_bulk([[8, 1.0]] * 8)
+    worker = jobkit.Worker(real_settings, jobkit.WorkerOptions(
+        concurrency=2, async_concurrency=4, log_jobs=False))
+    worker.start()
+    try:
+        wait_for(lambda: worker.processed == 8, 40)
+    finally:
+        worker.stop(timeout=1)
+    assert state["most"] == 4, state
+    assert state["all_at_once"] == 0
+
+
+def test_plain_jobs_beside_coroutine_jobs_stay_on_the_threads(
+    real_settings: jobkit.Settings,
+) -> None:
+    Gathering.perform_bulk([[1]] * 5)
+    PlainJob.perform_bulk([[]] * 5)
+    worker = jobkit.Worker(real_settings, jobkit.WorkerOptions(concurrency=2, log_jobs=False))
+    worker.start()
+    try:
+        wait_for(lambda: worker.processed == 10)
+    finally:
+        worker.stop(timeout=1)
+    assert "jobkit-event-loop" in threads
+    assert {t for t in threads if t.startswith("jobkit-executor-")}
+
+
+def test_jobs_are_routed_by_their_class_field() -> None:
+    assert is_coroutine_job(b'{"class":"loop_test.Gathering","args":[1]}')
+    assert not is_coroutine_job(b'{"class":"loop_test.Plain","args":[]}')
+    assert not is_coroutine_job(b'{"class":"no.such.Job","args":[]}')
+    assert not is_coroutine_job(b"not json at all")
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 1.5])
+def test_async_concurrency_must_be_a_positive_integer(value: object) -> None:
+    with pytest.raises(ConfigError, match=rf"async_concurrency={value!r} must be an integer"):
+        jobkit.WorkerOptions(async_concurrency=value)  # type: ignore[arg-type]
+
+
+def test_the_worker_command_takes_async_concurrency() -> None:
+    args = build_parser().parse_args(["worker", "--async-concurrency", "1000"])
+    assert args.async_concurrency == 1000
+    assert build_parser().parse_args(["worker"]).async_concurrency == 100
