@@ -27,6 +27,7 @@ from .errors import PayloadError
 from .exchanger import Exchanger
 from .processor import Outcome, Processor, invalid_payload
 from .settings import Settings
+from .threads import thread
 from .work import UnitOfWork
 
 log = logging.getLogger("jobkit.worker")
@@ -83,7 +84,7 @@ class LoopExecutor:
         #: Jobs still running at the shutdown deadline: cancelled, and requeued to the front
         #: of their queues by the worker, as the threads' are.
         self.abandoned: list[UnitOfWork] = []
-        self._thread = threading.Thread(target=self._run, name="jobkit-event-loop", daemon=True)
+        self._thread = thread(self._run, "event-loop")
 
     def start(self) -> None:
         self._thread.start()
