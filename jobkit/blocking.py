@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from .backoff import next_backoff
+from .replies import integer
 from .threads import thread
 
 log = logging.getLogger("jobkit.worker")
@@ -173,7 +174,7 @@ class Blocker:
     def _command(self) -> Any:
         if self._client_id is None:
             # A new connection (first use, or after an error): its id changes.
-            client_id = int(self.client.client_id())
+            client_id = integer(self.client.client_id())
             if self.prepare is not None:
                 self.prepare(self.client)
             with self._lock:

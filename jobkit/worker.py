@@ -176,7 +176,9 @@ class Worker:
             wakers = [self._queue_waker(name) for name, _ in self.options.queues]
             self._signals = Blocker(
                 blocking_client(self.redis), self.redis,
-                lambda c, t: c.blpop([signals], t), self._on_signal_reply,
+                # redis-py before 6 types the timeout as int; Redis takes seconds as a float.
+                lambda c, t: c.blpop([signals], t),  # type: ignore[arg-type, unused-ignore]
+                self._on_signal_reply,
                 name="signal-waker")
         except redis.RedisError as e:
             # Redis went away since the first heartbeat: poll, as on fakeredis.
