@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,8 @@ def _relay(url: str, args: argparse.Namespace) -> Any:
     from .client import Client
     from .outbox.relay import Relay
 
+    # Settings read after the app's modules ran their jobkit.configure(): the relay's client
+    # runs the app's client middleware after_push for each job it pushes.
     settings = _settings(args)
     return Relay(url, Client(settings), batch_size=args.batch_size,
                  poll_interval=args.poll_interval)
@@ -47,7 +50,9 @@ def cmd_relay(args: argparse.Namespace) -> int:
     if not args.log_level:
         # Other commands default to ERROR; a relay's warnings (Redis away) must show.
         logging.getLogger("jobkit").setLevel(logging.INFO)
-    relay = _relay(_database_url(args), args)
+    url = _database_url(args)
+    _import_app(args.require, jobs_expected=False)
+    relay = _relay(url, args)
     done = threading.Event()
 
     def stop(signum: int, frame: object) -> None:
@@ -83,6 +88,20 @@ def _shown(url: str) -> str:
     return str(Database.from_url(url))
 
 
+def _import_app(specs: list[str], *, jobs_expected: bool) -> None:
+    """Import the ``-r`` modules (the worker's checks and logs when it runs jobs)."""
+    from .cli import _require, _require_all
+
+    sys.path.insert(0, os.getcwd())
+    if jobs_expected:
+        _require_all(specs)
+        return
+    for spec in specs:
+        # A relay runs no jobs: a module that only configures jobkit is what it needs.
+        _require(spec)
+        log.info("-r %s imported", spec)
+
+
 def _relay_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument(f"--{prefix}batch-size", dest="batch_size", type=int, default=1000,
                    help="outbox rows per transaction and Redis MULTI (default: 1000)")
@@ -100,10 +119,13 @@ def _with_relay(run_worker: Callable[[argparse.Namespace], int]) -> Callable[
         # With --processes the supervisor only forks; each child runs its own relay.
         if not args.outbox_url or args.processes > 1:
             return run_worker(args)
+        # The -r modules first, as the worker would import them: their configure() sets
+        # the client middleware the relay's pushes run through.
+        _import_app(args.require, jobs_expected=True)
         relay = _relay(args.outbox_url, args)
         relay.start()
         try:
-            return run_worker(args)
+            return run_worker(argparse.Namespace(**{**vars(args), "require": []}))
         finally:
             relay.stop()
 
@@ -148,6 +170,10 @@ def add_commands(
         if name == "relay":
             add_redis_options(p)
             _relay_options(p)
+            p.add_argument("-r", "--require", action="append", default=[], metavar="MODULE",
+                           help="import this module (or .py file) first: where the app calls "
+                                "jobkit.configure(), so its client middleware's after_push "
+                                "runs for each relayed job (repeatable)")
         else:
             p.add_argument("--log-level", default=argparse.SUPPRESS,
                            choices=["DEBUG", "INFO", "WARNING", "ERROR"])

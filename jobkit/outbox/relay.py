@@ -21,6 +21,8 @@ import redis
 
 from ..client import Client
 from ..errors import OutboxError
+from ..middleware.base import ClientMiddleware
+from ..payload import json_loads
 from . import schema
 from .database import Database
 
@@ -59,6 +61,11 @@ class Relay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors = _driver_errors(self.database.dialect)
+        # Only middleware that overrides after_push: with none, no payload is decoded.
+        self._after_push_hooks = [
+            mw.after_push for mw in client.settings.client_middleware
+            if type(mw).after_push is not ClientMiddleware.after_push
+        ]
 
     # -- one batch -----------------------------------------------------------------------
 
@@ -72,6 +79,7 @@ class Relay:
         for attempt in range(10):
             conn = self._connection()
             pushed = False
+            took: list[str] = []
             try:
                 rows = self._take(conn)
                 if rows:
@@ -79,7 +87,7 @@ class Relay:
                     # transaction while nothing is in Redis yet, so retrying it is free.
                     self._delete(conn, rows)
                     pushed = True
-                    self._push(rows)
+                    took = self._push(rows)
                 self._commit(conn)
             except BaseException as e:
                 self._rollback(conn)
@@ -89,6 +97,8 @@ class Relay:
                 continue
             self.relayed += len(rows)
             self.batches += bool(rows)
+            if rows and self._after_push_hooks:
+                self._after_push(took)
             return len(rows)
         raise AssertionError("unreachable")
 
@@ -159,14 +169,18 @@ class Relay:
             # The connection is broken: drop it, the next batch reconnects.
             self._close_connection()
 
-    def _push(self, rows: Sequence[Row]) -> None:
-        """All of a batch in one MULTI: it lands in Redis whole or not at all."""
+    def _push(self, rows: Sequence[Row]) -> list[str]:
+        """All of a batch in one MULTI: it lands in Redis whole or not at all. Returns the
+        payloads Redis took, oldest first (a unique job whose lock is taken is not one)."""
         client, keys = self.client, self.client.keys
         now = client.settings.clock()
         # The payload is JSON we wrote without enqueued_at: append it, no decode needed.
         stamp = f',"enqueued_at":{float(now)!r}}}'
         pipe = client.redis.pipeline(transaction=True)
         by_queue: dict[str, list[str]] = {}
+        # Per row: its payload as pushed, and the index of its lock script's reply (if any).
+        sent: list[tuple[str, int | None]] = []
+        commands = 0  # queued on the pipeline so far: each call below queues one
         for _, queue, payload, run_at, ttl in rows:
             scheduled = run_at is not None and run_at > now
             raw = payload if scheduled else payload[:-1] + stamp
@@ -181,15 +195,35 @@ class Relay:
                     args=[queue, raw, fields["jid"], ttl, repr(run_at) if scheduled else ""],
                     client=pipe,
                 )
-            elif scheduled:
+                sent.append((raw, commands))
+                commands += 1
+                continue
+            if scheduled:
                 pipe.zadd(keys.schedule, {raw: float(run_at or now)})
+                commands += 1
             else:
                 by_queue.setdefault(queue, []).append(raw)
+            sent.append((raw, None))
         for queue, raws in by_queue.items():
             pipe.sadd(keys.queues, queue)
             # LPUSH a b c leaves a at the right (popped first): oldest row runs first.
             pipe.lpush(keys.queue(queue), *raws)
-        pipe.execute()
+        replies = pipe.execute()
+        return [raw for raw, reply in sent if reply is None or replies[reply]]
+
+    def _after_push(self, pushed: Sequence[str]) -> None:
+        """Run the client middleware's ``after_push`` for each relayed job, as a direct
+        push does once the job is in Redis. Here the batch is committed, so a hook that
+        raises is logged and the others still run: nothing is left to undo."""
+        for raw in pushed:
+            payload = json_loads(raw)
+            for hook in self._after_push_hooks:
+                try:
+                    hook(payload)
+                except Exception:
+                    log.exception("outbox relay: client middleware after_push failed for "
+                                  "%s jid %s (the job is in Redis)", payload.get("class"),
+                                  payload.get("jid"))
 
     # -- the loop ------------------------------------------------------------------------
 

@@ -42,15 +42,66 @@ class SqlAlchemyOutbox(_Writer):
         self._session = kind == "session"
 
     def write(self, rows: list[Row]) -> None:
-        # The session's current connection (it may change between transactions), then
-        # the driver's SQL with SQLAlchemy's events still firing: no compile per call.
+        # The session's current connection: it may change between transactions.
         conn = self.target.connection() if self._session else self.target
         style = conn.dialect.paramstyle
-        if style == "named":
-            named = [dict(zip(schema.COLUMNS, row, strict=True)) for row in rows]
-            conn.exec_driver_sql(driver_insert(style), named[0] if len(named) == 1 else named)
+        sql = driver_insert(style)
+        params: list[Any] = (
+            [dict(zip(schema.COLUMNS, row, strict=True)) for row in rows]
+            if style == "named" else rows
+        )
+        if _observed(conn):
+            # Someone listens (echo, an event, an instrumentation): let SQLAlchemy run it.
+            conn.exec_driver_sql(sql, params[0] if len(params) == 1 else params)
         else:
-            conn.exec_driver_sql(driver_insert(style), rows[0] if len(rows) == 1 else rows)
+            _execute(conn, sql, params)
+
+
+def _observed(conn: Any) -> bool:
+    """Whether a SQLAlchemy Connection logs statements or has execution events listening.
+
+    The same two flags SQLAlchemy checks before it dispatches; read defensively (a
+    release without them takes the observed path, which is always correct)."""
+    return bool(getattr(conn, "_echo", True) or getattr(conn, "_has_events", True)
+                or getattr(conn.engine, "_has_events", True))
+
+
+_CURSOR = "jobkit_outbox_cursor"
+
+
+def _execute(conn: Any, sql: str, params: list[Any]) -> None:
+    """The INSERT straight on the DBAPI cursor of ``conn``'s transaction.
+
+    SQLAlchemy's execution context (result set-up, parameter processing, event checks)
+    costs a round trip's worth of CPU on an INSERT that returns nothing; the cursor is
+    kept in the pooled connection's ``info``, which SQLAlchemy clears with the connection.
+    Errors come out as SQLAlchemy's, as from ``exec_driver_sql``.
+    """
+    pooled = conn.connection
+    dbapi_conn = pooled.dbapi_connection
+    cached = pooled.info.get(_CURSOR)
+    if cached is not None and cached[0] is dbapi_conn:
+        cursor = cached[1]
+    else:
+        cursor = dbapi_conn.cursor()
+        pooled.info[_CURSOR] = (dbapi_conn, cursor)
+    dialect = conn.dialect
+    try:
+        if len(params) == 1:
+            cursor.execute(sql, params[0])
+        else:
+            cursor.executemany(sql, params)
+    except dialect.loaded_dbapi.Error as e:
+        from sqlalchemy.exc import DBAPIError
+
+        pooled.info.pop(_CURSOR, None)
+        lost = bool(dialect.is_disconnect(e, dbapi_conn, cursor))
+        if lost:
+            conn.invalidate(e)
+        raise DBAPIError.instance(
+            sql, params, e, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+            dialect=dialect, ismulti=len(params) > 1,
+        ) from e
 
 
 def driver_insert(paramstyle: str) -> str:
