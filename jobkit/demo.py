@@ -1,8 +1,9 @@
 """``jobkit demo``: a small realistic workload run end to end on the embedded Redis.
 
 Orders and receipts, an inventory sync that fails twice before it succeeds, an import that
-dies (and the death handler that hears of it), a scheduled report and a periodic job, run by
-a real worker with real fetch, retries, scheduling and periodic ticks (``demo_jobs``). It
+dies (and the death handler that hears of it), a scheduled report, a periodic job and two
+orders enqueued through an SQLite outbox (one committed, one rolled back), run by a real
+worker and relay with real fetch, retries, scheduling and periodic ticks (``demo_jobs``). It
 prints a progress line while it runs, then the story of what happened (``demo_story``) and
 what to try next.
 """
@@ -18,6 +19,8 @@ from typing import Any, TextIO
 
 from . import demo_jobs as dj
 from .connection import drop_memory_server
+from .demo_outbox import MISSING, OutboxStep
+from .demo_outbox import available as outbox_available
 from .demo_story import Recorder, render, tell
 from .errors import ConfigError
 from .job import Job
@@ -40,7 +43,9 @@ def run(*, redis_url: str | None, orders: int = 200, ticks: int = 3, keep: bool 
     ``succeeded_first_time``, ``succeeded_after_retries``, ``died``, jobkit's own ``stats``
     and whether they agree (``counts_agree``); the ``sync`` and ``import`` attempts (the
     latter with what the ``death_handler`` received), the ``report``'s times, the ``ticks``,
-    per-queue ``queues`` waits, ``complete`` and ``seconds``.
+    per-queue ``queues`` waits, ``complete`` and ``seconds``; ``outbox``: the committed and
+    the rolled-back outbox orders (jids, commit, relay and run times; whether the rolled-back
+    one ran), rows relayed and left, or None without SQLAlchemy.
 
     ``ticks``: run until the periodic job has ticked this often. On a real Redis every key
     lives under ``jobkit-demo:RUN:``, a namespace of this run's own, and all of them are
@@ -91,36 +96,40 @@ def _run(worker: Worker, keys: Keys, settings: Settings, recorder: Recorder, ord
 
     client = Client(settings, connection=worker.redis)
     started = time.monotonic()
-    expected: set[str] = set()
-    batches: list[tuple[type[Job], list[list[Any]]]] = [
-        (dj.ProcessOrderJob, [[i] for i in range(1, orders + 1)]),
-        (dj.SendReceiptJob, [[i, f"customer{i}@example.com"] for i in range(1, orders + 1)])]
-    for cls, args_list in batches:
-        expected.update(j for j in client.enqueue_bulk(cls, args_list, cls.options()) if j)
-    jids = {"sync": client.enqueue(dj.SyncInventoryJob, [dj.SKU], dj.SyncInventoryJob.options()),
-            "import": client.enqueue(dj.ImportLegacyOrderJob, [dj.LEGACY_ID],
-                                     dj.ImportLegacyOrderJob.options())}
-    report_at = settings.clock() + 1.0
-    jids["report"] = client.enqueue(dj.DailyReportJob, [dj.REPORT_DAY],
-                                    dj.DailyReportJob.options(), at=report_at)
-    demo_jids = {k: str(v) for k, v in jids.items()}
-    expected.update(demo_jids.values())
-    queues = ", ".join(f"{n}:{w}" for n, w in dj.QUEUES)
-    out.write(
-        f"jobkit demo on {where}:\n  one worker, 8 threads, queues {queues}.\n"
-        f"  Enqueued now, {len(expected)} jobs: {orders} orders and their receipts, an "
-        "inventory sync that\n  fails twice, a legacy import that dies, a report scheduled "
-        "1 s ahead. And a periodic\n  entry: demo.RefreshRatesJob every "
-        f"{dj.TICK_EVERY} s, until it has ticked {ticks} times.\n"
-        f"  Retries wait the demo jobs' own retry_in = {dj.RETRY_IN} s: Sidekiq's default "
-        "backoff would\n  wait 15 s and more before the first.\n\n")
-    out.flush()
+    # Set up first (SQLAlchemy's import, the database): the jobs below then wait only for
+    # the worker's start, as their queue waits say.
+    step = OutboxStep(client, orders + 1) if outbox_available() else None
     try:
-        complete = _watch(worker, keys, recorder, expected, ticks, started, out)
+        expected: set[str] = set()
+        batches: list[tuple[type[Job], list[list[Any]]]] = [
+            (dj.ProcessOrderJob, [[i] for i in range(1, orders + 1)]),
+            (dj.SendReceiptJob, [[i, f"customer{i}@example.com"] for i in range(1, orders + 1)])]
+        for cls, args_list in batches:
+            expected.update(j for j in client.enqueue_bulk(cls, args_list, cls.options()) if j)
+        jids = {"sync": client.enqueue(dj.SyncInventoryJob, [dj.SKU],
+                                       dj.SyncInventoryJob.options()),
+                "import": client.enqueue(dj.ImportLegacyOrderJob, [dj.LEGACY_ID],
+                                         dj.ImportLegacyOrderJob.options())}
+        report_at = settings.clock() + 1.0
+        jids["report"] = client.enqueue(dj.DailyReportJob, [dj.REPORT_DAY],
+                                        dj.DailyReportJob.options(), at=report_at)
+        demo_jids = {k: str(v) for k, v in jids.items()}
+        expected.update(demo_jids.values())
+        if step is not None:
+            expected.add(step.enqueue())
+        _intro(out, where, len(expected), orders, ticks, outbox=step is not None)
+        try:
+            complete = _watch(worker, keys, recorder, expected, ticks, started, out)
+        finally:
+            # Also on Ctrl-C or a closed pipe: a worker (or relay) left running would write
+            # keys again after the clean-up.
+            worker.stop(timeout=5)
+            if step is not None:
+                step.relay.stop()
+        outbox = None if step is None else step.facts(recorder.snapshot()[0])
     finally:
-        # Also on Ctrl-C or a closed pipe: a worker left running would write keys again
-        # after the clean-up.
-        worker.stop(timeout=5)
+        if step is not None:
+            step.close()
     # What the stop left on the queues: a tick enqueued just as the demo stopped.
     left = sum(_state(worker, keys).values())
     st = values(worker.redis.mget(keys.stat("processed"), keys.stat("failed")))
@@ -128,10 +137,29 @@ def _run(worker: Worker, keys: Keys, settings: Settings, recorder: Recorder, ord
              "dead": integer(worker.redis.zcard(keys.dead))}
     summary = tell(recorder, jids=demo_jids, report_at=report_at, stats=stats,
                    enqueued=len(expected) + worker.ticker.enqueued, left=left)
-    summary.update(seconds=round(time.monotonic() - started, 2), complete=complete)
+    summary.update(seconds=round(time.monotonic() - started, 2), complete=complete,
+                   outbox=outbox)
     if not complete:
         out.write(f"  gave up waiting after {TIMEOUT:.0f} s: {left} job(s) left unrun\n")
     return summary
+
+
+def _intro(out: TextIO, where: str, jobs: int, orders: int, ticks: int, *,
+           outbox: bool) -> None:
+    queues = ", ".join(f"{n}:{w}" for n, w in dj.QUEUES)
+    step = ("  And in an SQLite database, two more orders with their charge job enqueued\n"
+            "  through the outbox, set(outbox=session): one committed (a relay moves it to "
+            "Redis),\n  one rolled back.\n" if outbox
+            else f"  (The transactional-outbox step needs SQLAlchemy: {MISSING}.)\n")
+    out.write(
+        f"jobkit demo on {where}:\n  one worker, 8 threads, queues {queues}.\n"
+        f"  Enqueued now, {jobs} jobs: {orders} orders and their receipts, an "
+        "inventory sync that\n  fails twice, a legacy import that dies, a report scheduled "
+        "1 s ahead. And a periodic\n  entry: demo.RefreshRatesJob every "
+        f"{dj.TICK_EVERY} s, until it has ticked {ticks} times.\n{step}"
+        f"  Retries wait the demo jobs' own retry_in = {dj.RETRY_IN} s: Sidekiq's default "
+        "backoff would\n  wait 15 s and more before the first.\n\n")
+    out.flush()
 
 
 def _watch(worker: Worker, keys: Keys, recorder: Recorder, expected: set[str], ticks: int,

@@ -210,8 +210,28 @@ def render(s: dict[str, Any]) -> list[str]:
     for t in s["ticks"]:
         lines.append(f"    tick {hms(t['tick'])}: enqueued {hms(t['enqueued_at'])}, "
                      f"ran {hms(t['ran_at'])}")
+    lines += _render_outbox(s.get("outbox"))
     lines += ["", *_render_counts(s), "", *_render_queues(s["queues"])]
     return lines
+
+
+def _render_outbox(o: dict[str, Any] | None) -> list[str]:
+    if o is None:
+        return []
+    c, r = o["committed"], o["rolled_back"]
+    relayed = ("" if c["relayed_at"] is None
+               else f" ({c['relayed_at'] - c['at']:+.3f} s after the commit)")
+    return [
+        "", f"  outbox: orders written to {o['database']} with their job, "
+        "ProcessOrderJob.set(outbox=session)",
+        f"    order {c['order_id']} committed {hms(c['at'])}  jid {c['jid']}",
+        f"      relayed to Redis {hms(c['relayed_at'])}{relayed}, ran {hms(c['ran_at'])}",
+        f"    order {r['order_id']} rolled back {hms(r['at'])}  jid {r['jid']}",
+        "      its row went with the transaction: "
+        + ("it RAN anyway" if r["ran"] else "never relayed, never ran"),
+        f"    {o['orders_in_database']} order(s) in the database, {o['relayed']} job(s) "
+        f"relayed, {o['rows_left']} row(s) left in jobkit_outbox",
+    ]
 
 
 def _render_attempts(title: str, story: dict[str, Any], *, died: bool) -> list[str]:

@@ -21,7 +21,9 @@ class ClientMiddleware:
         return call_next(payload)
 
     def after_push(self, payload: Payload) -> None:
-        """Called once the job is in Redis (not for dropped or unique-refused jobs)."""
+        """Called once the job is in Redis (not for dropped or unique-refused jobs): by the
+        pushing process — after the commit for ``set(after_commit=...)``, in the relay once
+        its batch is committed for ``set(outbox=...)``."""
 
 
 class ServerMiddleware:

@@ -105,8 +105,23 @@ def test_demo_tells_the_story_on_the_embedded_redis() -> None:
         assert t["tick"] == int(t["tick"]) and t["tick"] <= t["enqueued_at"] <= t["ran_at"]
         assert f"tick {hms(t['tick'])}: enqueued {hms(t['enqueued_at'])}" in text
 
+    # The outbox: the committed order's job is relayed after its commit and runs; the
+    # rolled-back one's row went with its transaction and never runs.
+    outbox = summary["outbox"]
+    committed, rolled_back = outbox["committed"], outbox["rolled_back"]
+    assert committed["order_id"] == 21 and rolled_back["order_id"] == 22
+    assert committed["at"] <= committed["relayed_at"] <= committed["ran_at"]
+    assert rolled_back["ran"] is False
+    assert (outbox["orders_in_database"], outbox["relayed"], outbox["rows_left"]) == (1, 1, 0)
+    assert f"order 21 committed {hms(committed['at'])}  jid {committed['jid']}" in text
+    assert (f"relayed to Redis {hms(committed['relayed_at'])}" in text
+            and f"ran {hms(committed['ran_at'])}" in text)
+    assert f"order 22 rolled back {hms(rolled_back['at'])}  jid {rolled_back['jid']}" in text
+    assert "never relayed, never ran" in text
+    assert "set(outbox=session)" in text
+
     # The counts add up: jobs vs attempts, and jobkit's own counters in Redis agree.
-    jobs = 20 * 2 + 3 + len(ticks)
+    jobs = 20 * 2 + 4 + len(ticks)
     assert (summary["jobs"], summary["attempts"], summary["enqueued"]) == (jobs, jobs + 4, jobs)
     assert summary["succeeded_first_time"] == jobs - 2
     assert (summary["succeeded_after_retries"], summary["died"], summary["unfinished"]) == (1, 1, 0)
@@ -114,7 +129,8 @@ def test_demo_tells_the_story_on_the_embedded_redis() -> None:
     assert summary["counts_agree"] and summary["left_on_queues"] == 0
     assert (f"{jobs} jobs, {jobs + 4} attempts: {jobs - 2} succeeded first time, 1 succeeded "
             "on attempt 3, 1 died after 3 attempts") in text
-    assert summary["queues"]["critical"]["jobs"] == summary["queues"]["mailers"]["jobs"] == 20
+    assert summary["queues"]["critical"]["jobs"] == 21  # the orders and the outbox's
+    assert summary["queues"]["mailers"]["jobs"] == 20
 
     # Not a terminal: a few plain progress lines, no control characters.
     lines = _progress(text)
@@ -144,7 +160,7 @@ def test_demo_progress_is_one_line_updated_in_place_on_a_terminal() -> None:
     # Every update returns to the start of the same line; one newline pair ends it.
     assert progress.startswith("\r") and progress.endswith("\n\n")
     assert "\n" not in progress[:-2] and progress.count("\r") >= 2
-    assert "settled 13/13" in progress.rsplit("\r", 1)[1]
+    assert "settled 14/14" in progress.rsplit("\r", 1)[1]  # 5 orders, 5 receipts, 3, outbox
 
 
 def test_the_counts_check_and_the_death_handler_line_can_fail() -> None:
@@ -290,3 +306,15 @@ def test_jobkit_lint_console_script_lints_and_exits_by_findings(tmp_path: Path) 
     version = subprocess.run([script, "--version"], capture_output=True, text=True,
                              cwd=tmp_path, timeout=60)
     assert version.stdout.strip() == f"jobkit-lint {jobkit_lint.__version__}"
+
+
+def test_demo_without_sqlalchemy_skips_the_outbox_step_and_says_how_to_see_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLAlchemy is an optional extra: the Quick-start install (`pip install -e .`) lacks it.
+    monkeypatch.setattr(demo, "outbox_available", lambda: False)
+    out = io.StringIO()
+    summary = demo.run(redis_url=None, orders=3, ticks=1, out=out)
+    assert summary["complete"] and summary["outbox"] is None
+    assert summary["jobs"] == 3 * 2 + 3 + len(summary["ticks"]) and summary["counts_agree"]
+    assert "pip install 'jobkit[sqlalchemy]' to see it" in out.getvalue()
+    assert "outbox: orders written" not in out.getvalue()
