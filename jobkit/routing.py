@@ -6,6 +6,7 @@ of theirs is seen, so ``import jobkit`` imports neither library.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -132,6 +133,18 @@ def _kind_of(cls: type) -> str | None:
     return None
 
 
+def _route(module: str, name: str) -> Any:
+    """The route class ``name`` of jobkit's ``module``, imported on first use (it imports
+    this module) and kept: an import statement per ``set()`` cost 2 µs of a 15 µs enqueue."""
+    cls = _ROUTES.get(name)
+    if cls is None:
+        cls = _ROUTES[name] = getattr(importlib.import_module(f"jobkit.{module}"), name)
+    return cls
+
+
+_ROUTES: dict[str, Any] = {}
+
+
 def _bad(owner: str, option: str, value: Any) -> JobDefinitionError:
     return JobDefinitionError(
         f"{owner}.set(): {option}={value!r} is a {type(value).__module__}."
@@ -143,9 +156,7 @@ def _bad(owner: str, option: str, value: Any) -> JobDefinitionError:
 def _after_commit(owner: str, value: Any) -> Route:
     kind = sqlalchemy_kind(value)
     if kind is not None:
-        from .transactions.sqlalchemy import AfterCommit
-
-        return AfterCommit(value, kind)
+        return _route("transactions.sqlalchemy", "AfterCommit")(value, kind)  # type: ignore[no-any-return]
     if value is True or (isinstance(value, str) and value):
         from .transactions.django import DjangoAfterCommit
 
@@ -162,9 +173,7 @@ def _outbox(owner: str, value: Any) -> Route:
             "`await session.run_sync(lambda s: Job.set(outbox=s).perform_async(...))`"
         )
     if kind is not None:
-        from .outbox.writer import SqlAlchemyOutbox
-
-        return SqlAlchemyOutbox(value, kind)
+        return _route("outbox.writer", "SqlAlchemyOutbox")(value, kind)  # type: ignore[no-any-return]
     if value is True or (isinstance(value, str) and value):
         from .outbox.writer import DjangoOutbox
 
