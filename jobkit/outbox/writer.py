@@ -54,6 +54,10 @@ class SqlAlchemyOutbox(_Writer):
             # Someone listens (echo, an event, an instrumentation): let SQLAlchemy run it.
             conn.exec_driver_sql(sql, params[0] if len(params) == 1 else params)
         else:
+            if not self._session and not conn.in_transaction():
+                # What SQLAlchemy's autobegin does on execute: without it the DBAPI would
+                # begin on its own, unseen, and the connection's commit() would commit nothing.
+                conn.begin()
             _execute(conn, sql, params)
 
 

@@ -61,3 +61,19 @@ def test_rows_land_through_new_transactions_and_replaced_connections(db: Databas
     with db.engine.connect() as conn:
         payloads = conn.execute(text("SELECT payload FROM jobkit_outbox ORDER BY id")).scalars()
         assert [json.loads(p)["args"] for p in payloads] == [[0], [1], [2]]
+
+
+def test_outside_a_transaction_the_enqueue_begins_one_as_sqlalchemy_would(
+    db: Database,
+) -> None:
+    with db.engine.connect() as conn:
+        ChargeOrderJob.set(outbox=conn).perform_async(1)
+        assert conn.in_transaction()
+        conn.commit()
+        ChargeOrderJob.set(outbox=conn).perform_async(2)
+        conn.rollback()
+    with Session(db.engine) as session:
+        ChargeOrderJob.set(outbox=session).perform_async(3)
+        session.commit()
+        ChargeOrderJob.set(outbox=session).perform_async(4)
+    assert db.count_outbox() == 2
