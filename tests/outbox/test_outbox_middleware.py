@@ -102,11 +102,13 @@ def test_a_failing_after_push_is_logged_and_the_relay_goes_on(
     assert "metrics backend down" in caplog.text
 
 
-def test_the_standalone_relay_imports_the_apps_middleware_with_require(
-    db: Database, real_settings: jobkit.Settings, tmp_path: Path
+@pytest.mark.parametrize("command", ["outbox relay", "worker --outbox-url"])
+def test_a_relay_process_runs_the_middleware_its_require_modules_configure(
+    db: Database, real_settings: jobkit.Settings, tmp_path: Path, command: str
 ) -> None:
     marker = tmp_path / "pushed.txt"
-    (tmp_path / "relay_config.py").write_text(
+    config = tmp_path / "relay_config.py"
+    config.write_text(
         "import jobkit\n\n"
         "class Mark(jobkit.ClientMiddleware):\n"
         "    def after_push(self, payload):\n"
@@ -115,10 +117,14 @@ def test_the_standalone_relay_imports_the_apps_middleware_with_require(
         "jobkit.configure(jobkit.get_settings().replace(client_middleware=[Mark()]))\n")
     with Session(db.engine) as session, session.begin():
         jids = ChargeOrderJob.set(outbox=session).perform_bulk([[1], [2]])
+    where = (["outbox", "relay", "--database-url", db.url, "--poll-interval", "0.1"]
+             if command == "outbox relay" else
+             # A queue the jobs are not on: this worker only relays them.
+             ["worker", "-q", "elsewhere", "--outbox-url", db.url,
+              "--outbox-poll-interval", "0.1"])
     relay = subprocess.Popen(
-        [sys.executable, "-m", "jobkit", "outbox", "relay", "--database-url", db.url,
-         "-r", str(tmp_path / "relay_config.py"), "--redis-url", real_settings.redis_url,
-         "--namespace", real_settings.namespace, "--poll-interval", "0.1"],
+        [sys.executable, "-m", "jobkit", *where, "-r", str(config),
+         "--redis-url", real_settings.redis_url, "--namespace", real_settings.namespace],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: marker.exists() and len(marker.read_text().split()) == 2)
@@ -127,3 +133,4 @@ def test_the_standalone_relay_imports_the_apps_middleware_with_require(
         _, err = relay.communicate(timeout=30)
     assert marker.read_text().split() == jids
     assert relay.returncode == 0, err.decode()
+    assert [p["jid"] for p in queued(real_settings)] == jids
