@@ -75,7 +75,18 @@ class Relay:
         return self._conn
 
     def relay_batch(self) -> int:
-        """Move one batch; the number of rows pushed (0 when the table is empty)."""
+        """Move one batch; the number of rows pushed (0 when the table is empty).
+
+        A client middleware's ``after_push`` that raises (in the plugin's inline mode, a
+        job that fails) is raised once the batch is committed and every hook has run;
+        :meth:`run` logs it instead and goes on."""
+        moved, failures = self._batch()
+        if failures:
+            raise failures[0][1]
+        return moved
+
+    def _batch(self) -> tuple[int, list[tuple[dict[str, Any], Exception]]]:
+        """One batch: the rows pushed, and the ``after_push`` hooks that raised."""
         for attempt in range(10):
             conn = self._connection()
             pushed = False
@@ -97,9 +108,8 @@ class Relay:
                 continue
             self.relayed += len(rows)
             self.batches += bool(rows)
-            if rows and self._after_push_hooks:
-                self._after_push(took)
-            return len(rows)
+            failures = self._after_push(took) if rows and self._after_push_hooks else []
+            return len(rows), failures
         raise AssertionError("unreachable")
 
     def drain(self) -> int:
@@ -211,19 +221,19 @@ class Relay:
         replies = pipe.execute()
         return [raw for raw, reply in sent if reply is None or replies[reply]]
 
-    def _after_push(self, pushed: Sequence[str]) -> None:
+    def _after_push(self, pushed: Sequence[str]) -> list[tuple[dict[str, Any], Exception]]:
         """Run the client middleware's ``after_push`` for each relayed job, as a direct
-        push does once the job is in Redis. Here the batch is committed, so a hook that
-        raises is logged and the others still run: nothing is left to undo."""
+        push does once the job is in Redis. The batch is committed: a hook that raises
+        stops no other, and is returned with the payload it was given."""
+        failures: list[tuple[dict[str, Any], Exception]] = []
         for raw in pushed:
             payload = json_loads(raw)
             for hook in self._after_push_hooks:
                 try:
                     hook(payload)
-                except Exception:
-                    log.exception("outbox relay: client middleware after_push failed for "
-                                  "%s jid %s (the job is in Redis)", payload.get("class"),
-                                  payload.get("jid"))
+                except Exception as e:
+                    failures.append((payload, e))
+        return failures
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -236,7 +246,12 @@ class Relay:
         while not self._stop.is_set():
             try:
                 self._listen()
-                if self.relay_batch() < self.batch_size:
+                moved, failures = self._batch()
+                for payload, e in failures:
+                    log.error("outbox relay: client middleware after_push failed for %s jid %s "
+                              "(the job is in Redis): %s: %s", payload.get("class"),
+                              payload.get("jid"), type(e).__name__, e, exc_info=e)
+                if moved < self.batch_size:
                     self._wait()
                 backoff = 0.0
             except retried as e:

@@ -86,20 +86,39 @@ def test_a_unique_job_refused_at_the_relay_runs_no_after_push(
     assert [p["jid"] for p in queued(settings)] == [first]
 
 
-def test_a_failing_after_push_is_logged_and_the_relay_goes_on(
-    db: Database, real_settings: jobkit.Settings, caplog: pytest.LogCaptureFixture
+def test_a_failing_after_push_is_raised_by_drain_once_the_batch_is_committed(
+    db: Database, real_settings: jobkit.Settings
 ) -> None:
     recorder = Recorder()
     settings = _with(real_settings, Failing(), recorder)
     with Session(db.engine) as session, session.begin():
         jids = ChargeOrderJob.set(outbox=session).perform_bulk([[1], [2]])
-    with caplog.at_level(logging.ERROR, logger="jobkit.outbox"):
-        assert _drain(db, settings) == 2
+    with pytest.raises(RuntimeError, match=f"metrics backend down for {jids[0]}"):
+        _drain(db, settings)
+    # Every hook ran for every job, and the batch is done: in Redis, gone from the table.
     assert [p["jid"] for p in recorder.pushed] == jids
+    assert [p["jid"] for p in queued(settings)] == jids
     assert db.count_outbox() == 0
-    failed = [r for r in caplog.records if "after_push failed" in r.getMessage()]
-    assert len(failed) == 2 and jids[0] in failed[0].getMessage()
-    assert "metrics backend down" in caplog.text
+
+
+def test_a_running_relay_logs_a_failing_after_push_and_goes_on(
+    db: Database, real_settings: jobkit.Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+    settings = _with(real_settings, Failing(), recorder)
+    relay = Relay(db.url, jobkit.Client(settings), poll_interval=0.05)
+    with caplog.at_level(logging.ERROR, logger="jobkit.outbox"):
+        relay.start()
+        try:
+            for n in (1, 2):
+                with Session(db.engine) as session, session.begin():
+                    ChargeOrderJob.set(outbox=session).perform_async(n)
+                wait_for(lambda n=n: len(recorder.pushed) == n)
+        finally:
+            relay.stop()
+    failed = [r.getMessage() for r in caplog.records if "after_push failed" in r.getMessage()]
+    assert [p["jid"] in m for p, m in zip(recorder.pushed, failed, strict=True)] == [True, True]
+    assert "RuntimeError: metrics backend down" in failed[0]
 
 
 @pytest.mark.parametrize("command", ["outbox relay", "worker --outbox-url"])

@@ -88,11 +88,17 @@ def test_pending_job_fails_the_assertion_with_the_hint(jobkit):
         jobkit.assert_enqueued(ShipOrderJob, 4)
 
 
-def test_outbox_rows_are_relayed_into_the_test_and_drained(jobkit, tmp_path):
+def outbox_of(tmp_path):
+    # The outbox table in the shop's database; its URL for the relay.
     from jobkit.outbox.relay import create_table
 
     url = f"sqlite:///{tmp_path}/shop.db"
     create_table(url)
+    return url
+
+
+def test_outbox_rows_are_relayed_into_the_test_and_drained(jobkit, tmp_path):
+    url = outbox_of(tmp_path)
     with Session(ENGINE) as session, session.begin():
         session.execute(text("INSERT INTO orders VALUES (5, 'pen')"))
         ShipOrderJob.set(outbox=session).perform_async(5)
@@ -101,6 +107,19 @@ def test_outbox_rows_are_relayed_into_the_test_and_drained(jobkit, tmp_path):
     jobkit.assert_enqueued(ShipOrderJob, 5)
     assert jobkit.drain().performed == 1
     assert SHIPPED == ["pen"]
+
+
+@pytest.mark.jobkit(inline=True)
+def test_inline_mode_runs_relayed_outbox_jobs_and_raises_their_failures(jobkit, tmp_path):
+    url = outbox_of(tmp_path)
+    with Session(ENGINE) as session, session.begin():
+        session.execute(text("INSERT INTO orders VALUES (6, 'ink')"))
+        ShipOrderJob.set(outbox=session).perform_async(6)
+        ShipOrderJob.set(outbox=session).perform_async(7)  # no such order: it fails
+    assert SHIPPED == []
+    with pytest.raises(LookupError, match="order 7 not found"):
+        jobkit.relay_outbox(url)
+    assert SHIPPED == ["ink"]
 
 
 def jobkit_module():
@@ -112,7 +131,7 @@ def jobkit_module():
 
 def test_after_commit_jobs_under_the_plugin(inner: Inner, backend: Backend) -> None:
     result = inner.run(AFTER_COMMIT, backend=backend)
-    result.assert_outcomes(passed=4, failed=1)
+    result.assert_outcomes(passed=5, failed=1)
     result.stdout.fnmatch_lines([
         "*expected test_inner.ShipOrderJob(4) to be enqueued, but it was enqueued after "
         "commit — the transaction has not committed*",
