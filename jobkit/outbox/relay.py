@@ -6,6 +6,8 @@ that dies before the commit leaves its rows in the table, unlocked, and the next
 pushes them again with the same jids: at most one batch is delivered twice, never one
 lost. PostgreSQL and MariaDB lock rows (``FOR UPDATE SKIP LOCKED``), so relays share the
 table; SQLite locks the whole file (``BEGIN IMMEDIATE``), so relays on it take turns.
+Once a batch is committed, the relay's client middleware ``after_push`` runs for each job
+it pushed, as it would after a direct push.
 """
 
 from __future__ import annotations
