@@ -5,6 +5,9 @@ Run (from the repository root, in the bench environment of bench/README.md):
     python bench/throughput.py [--quick] [--only jobkit,huey,...] [--workloads noop,...]
                                [--rounds 5] [--no-latency] [--redis-url URL]
 
+    # the enqueue rates alone: jobkit 1-by-1 and bulk against a bare (pipelined) LPUSH
+    python bench/throughput.py --only jobkit,lpush --workloads enqueue --no-latency
+
 Every system runs the same job bodies (bench/bodies.py) through its own client and worker:
 ``noop``, ``redis-call`` (one INCR on the job's own connection), ``io-10ms`` (a 10 ms sleep,
 100 threads), ``async-redis-call`` and ``async-io-10ms`` (coroutine jobs; 100 and 1,000 in
@@ -60,6 +63,8 @@ PEERS = {
 THREADED_PEERS = ("sidekiq", "dramatiq", "huey", "celery", "rq")
 ASYNC_PEERS = ("arq", "saq", "taskiq")
 SINGLE, BULK = 20_000, 200_000
+#: --workloads name of the enqueue rates (1-by-1 and bulk, jobkit against a bare LPUSH).
+ENQUEUE = "enqueue"
 QUICK_DIVISOR = 10
 DRAIN_TIMEOUT = 300.0
 POLL = 0.005
@@ -170,10 +175,12 @@ class Bench:
 
     # -- measurements ----------------------------------------------------------------------
 
-    def enqueue(self, peer: Peer, action: str, n: int) -> float:
+    def enqueue(self, peer: Peer, action: str, n: int) -> tuple[float, float]:
+        """Jobs/s and the enqueuing process's CPU µs/job."""
         self.flush(peer)
         try:
-            return n / self.run_child(peer, {"action": action, "n": n})["seconds"]
+            reply = self.run_child(peer, {"action": action, "n": n})
+            return n / reply["seconds"], 1e6 * reply["cpu"] / n
         finally:
             self.flush(peer)
 
@@ -331,19 +338,23 @@ class Bench:
 
 
 def run_round(bench: Bench, peers: list[Peer], workloads: list[str], rnd: int, rounds: int,
-              latency: bool) -> None:
+              latency: bool, enqueue: bool = True) -> None:
     order = peers[rnd % len(peers):] + peers[:rnd % len(peers)]
     tag = f"[round {rnd + 1}/{rounds}]"
     for peer in order:
-        if peer.key not in ("jobkit", "lpush"):
+        if not enqueue or peer.key not in ("jobkit", "lpush"):
             continue  # enqueue rates: jobkit against the bare LPUSH floor
         single, bulk = SINGLE // peer.divisor, BULK // peer.divisor
-        rate = bench.enqueue(peer, "enqueue_single", single)
+        rate, cpu = bench.enqueue(peer, "enqueue_single", single)
         peer.add("single", rate)
-        print(f"{tag} {peer.key}: enqueue 1-by-1 {single:,} jobs: {rate:,.0f}/s", flush=True)
-        rate = bench.enqueue(peer, "enqueue_bulk", bulk)
+        peer.add("single_cpu", cpu)
+        print(f"{tag} {peer.key}: enqueue 1-by-1 {single:,} jobs: {rate:,.0f}/s, "
+              f"{cpu:.2f} us CPU/job", flush=True)
+        rate, cpu = bench.enqueue(peer, "enqueue_bulk", bulk)
         peer.add("bulk", rate)
-        print(f"{tag} {peer.key}: enqueue bulk {bulk:,} jobs: {rate:,.0f}/s", flush=True)
+        peer.add("bulk_cpu", cpu)
+        print(f"{tag} {peer.key}: enqueue bulk {bulk:,} jobs: {rate:,.0f}/s, "
+              f"{cpu:.2f} us CPU/job (load {os.getloadavg()[0]:.2f})", flush=True)
         if hasattr(peer.module, "paired"):
             bench.flush(peer)
             ratios = bench.run_child(peer, {"action": "paired", "n": single})["ratios"]
@@ -418,11 +429,13 @@ def report(peers: list[Peer], workloads: list[str], rounds: int, quick: bool, ba
         if p.skipped:
             print(f"  {p.key}: skipped, {p.skipped}")
     print()
-    print("enqueue, no-op job (jobs/s):")
+    print("enqueue, no-op job (jobs/s; CPU us/job of the enqueuing process):")
     for key in ("jobkit", "lpush"):
-        if key in by and not by[key].skipped:
-            print(f"  {key:<8} 1-by-1 {_spread(by[key], 'single'):<28} bulk "
-                  f"{_spread(by[key], 'bulk')}")
+        if key in by and not by[key].skipped and by[key].runs.get("bulk"):
+            p = by[key]
+            print(f"  {key:<8} 1-by-1 {_spread(p, 'single'):<28} "
+                  f"{_spread(p, 'single_cpu', '{:.2f}'):>8} us   bulk {_spread(p, 'bulk'):<28} "
+                  f"{_spread(p, 'bulk_cpu', '{:.2f}'):>8} us")
     for workload in workloads:
         w = WORKLOADS[workload]
         print()
@@ -570,7 +583,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help=f"1/{QUICK_DIVISOR} of the jobs and one round (smoke run)")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(PEERS)}")
-    parser.add_argument("--workloads", help=f"comma-separated subset of: {', '.join(WORKLOADS)}")
+    parser.add_argument("--workloads", help=f"comma-separated subset of: {ENQUEUE} (the "
+                        f"enqueue rates), {', '.join(WORKLOADS)}")
     parser.add_argument("--rounds", type=int, help="rounds (default 5, or 1 with --quick)")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency probes")
     parser.add_argument("--redis-url", help="a Redis whose databases 4-14 may be flushed "
@@ -585,9 +599,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--only: unknown {', '.join(unknown)}; choose from {', '.join(PEERS)}")
     workloads = [w.strip() for w in (args.workloads or ",".join(WORKLOADS)).split(",")]
-    bad = [w for w in workloads if w not in WORKLOADS]
+    bad = [w for w in workloads if w not in WORKLOADS and w != ENQUEUE]
     if bad:
-        parser.error(f"--workloads: unknown {', '.join(bad)}; choose from {', '.join(WORKLOADS)}")
+        parser.error(f"--workloads: unknown {', '.join(bad)}; choose from {ENQUEUE}, "
+                     f"{', '.join(WORKLOADS)}")
+    # The enqueue rates run with every workload unless --workloads names which to run.
+    enqueue = not args.workloads or ENQUEUE in workloads
+    workloads = [w for w in workloads if w != ENQUEUE]
     rounds = args.rounds or (1 if args.quick else 5)
     if rounds < 1:
         parser.error(f"--rounds={rounds} must be at least 1")
@@ -610,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(base.rstrip("/"))
         for rnd in range(rounds):
             began = time.monotonic()
-            run_round(bench, active, workloads, rnd, rounds, not args.no_latency)
+            run_round(bench, active, workloads, rnd, rounds, not args.no_latency, enqueue)
             print(f"[round {rnd + 1}/{rounds}] took {time.monotonic() - began:.0f}s", flush=True)
         report(peers, workloads, rounds, args.quick, bench.base)
     return 0

@@ -14,6 +14,7 @@ from .config import configure, get_client, get_settings, use_client
 from .errors import (
     ArgumentError,
     ConfigError,
+    EnqueueError,
     JobDefinitionError,
     JobkitError,
     PayloadError,
@@ -41,6 +42,7 @@ __all__ = [
     "Client",
     "ClientMiddleware",
     "ConfigError",
+    "EnqueueError",
     "Enqueuer",
     "Job",
     "JobDefinitionError",

@@ -11,18 +11,19 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import redis
 import redis.asyncio as aredis
 
 from . import payload as pl
 from . import scripts
 from .aconnection import PerLoop, aconnect
-from .client import Client, bulk_batches
+from .client import Client, Writes
 from .config import get_client
+from .errors import EnqueueError
 from .keys import Keys
 from .options import JobOptions
 
 if TYPE_CHECKING:
-    from .job import Job
     from .settings import Settings
 
 
@@ -53,16 +54,13 @@ class AsyncClient:
         await self.redis.aclose()
 
     async def enqueue(
-        self, job: type[Job], args: Sequence[Any], options: JobOptions, *, at: float | None = None
+        self, job: type, args: Sequence[Any], options: JobOptions, *, at: float | None = None
     ) -> str | None:
         """Enqueue one job now, or at epoch ``at``; the jid, or None if it was dropped."""
-        b = self.builder
-        now = self.settings.clock()
-        payload = b._through_middleware(b.build(job, args, options, now=now))
-        if payload is None:
+        ready = self.builder.prepare(job, args, options, at=at)
+        if ready is None:
             return None
-        ttl = b._lock_ttl(options, at, now) if options.unique else None
-        return await self.push(payload, at=at, unique_ttl_ms=ttl, now=now)
+        return await self.push(dict(ready.payload), at=at, unique_ttl_ms=ready.unique_ttl_ms)
 
     async def push(
         self,
@@ -74,44 +72,44 @@ class AsyncClient:
     ) -> str | None:
         """Push a ready payload (already through middleware) now or at ``at``."""
         ready = self.builder.prepare_push(payload, at=at, unique_ttl_ms=unique_ttl_ms, now=now)
-        if ready.unique is not None:
-            if not await self._enqueue_unique(keys=ready.unique[0], args=ready.unique[1]):
-                return None
-        elif ready.scheduled:
-            await self.redis.zadd(self.keys.schedule, {ready.raw: ready.score})
-        else:
-            # One round trip, no MULTI, SADD first: as the sync client's send_pipelined.
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.sadd(self.keys.queues, ready.queue)
-            pipe.lpush(ready.target, ready.raw)
-            await pipe.execute()
+        replies = await self.send(ready.writes(self.keys.queues))
+        if ready.unique is not None and not replies[0]:
+            return None
         self.builder._after_push(payload)
         return str(payload["jid"])
 
+    async def send(self, writes: Writes) -> list[Any]:
+        """Send ``writes`` in one round trip, as :meth:`Client.send` does."""
+        if writes.locks and not writes.commands and len(writes.locks) == 1:
+            keys, args = writes.locks[0]
+            return [await self._enqueue_unique(keys=keys, args=args)]
+        pipe = self.redis.pipeline(transaction=writes.atomic)
+        for command in writes.commands:
+            pipe.execute_command(*command)
+        for keys, args in writes.locks:
+            await self._enqueue_unique(keys=keys, args=args, client=pipe)
+        replies: list[Any] = await pipe.execute()
+        return replies
+
     async def enqueue_bulk(
         self,
-        job: type[Job],
+        job: type,
         args_list: Iterable[Sequence[Any]],
         options: JobOptions,
         *,
         batch_size: int = 1000,
     ) -> list[str | None]:
-        """Enqueue one job per argument list, ``batch_size`` jobs per round trip."""
+        """Enqueue one job per argument list, as :meth:`Client.enqueue_bulk` does."""
         b = self.builder
-        payloads, now = b.build_bulk(job, args_list, options, batch_size=batch_size)
-        if options.unique in ("until_executed", "until_executing"):
-            ttl = b._lock_ttl(options, None, now)
-            return [await self.push(p, unique_ttl_ms=ttl) if p else None for p in payloads]
-        for by_queue, pushed in bulk_batches(payloads, now, batch_size):
-            # One MULTI per batch, as the sync client: a batch lands whole or not at all.
-            pipe = self.redis.pipeline(transaction=True)
-            for queue, raws in by_queue.items():
-                pipe.sadd(self.keys.queues, queue)
-                pipe.lpush(self.keys.queue(queue), *raws)
-            await pipe.execute()
-            for p in pushed:
-                b._after_push(p)
-        return [p["jid"] if p else None for p in payloads]
+        jids: list[str | None] = []
+        for batch in b.bulk_batches(args_list, options, batch_size=batch_size):
+            try:
+                replies = await self.send(batch.writes)
+            except redis.RedisError as e:
+                raise EnqueueError.part_way(jids, batch.start, len(batch.jids), batch.total,
+                                            e) from e
+            jids += b.bulk_pushed(batch, replies)
+        return jids
 
 
 async def _close(client: AsyncClient) -> None:

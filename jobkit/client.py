@@ -1,23 +1,28 @@
-"""The client: validates, builds and pushes jobs (the enqueue side of the runtime)."""
+"""The client: validates, builds and pushes jobs (the enqueue side of the runtime).
+
+What a push writes is decided here as data (:class:`Writes`), purely; the sync client sends
+it with redis-py and :class:`~jobkit.aclient.AsyncClient` with ``redis.asyncio``, so the two
+differ only in the round trip.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import redis
 
+from . import bulk, scripts, unique
 from . import payload as pl
-from . import scripts, unique
 from .connection import connect, send_pipelined
-from .errors import ArgumentError
+from .errors import EnqueueError
 from .keys import Keys
 from .options import JobOptions
 from .settings import Settings
 
-if TYPE_CHECKING:
-    from .job import Job
+#: ``until_*`` unique modes take a lock when the job is pushed (the others only when it runs).
+LOCK_ON_PUSH = ("until_executed", "until_executing")
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,53 @@ class Ready:
     payload: pl.Payload
     at: float | None = None
     unique_ttl_ms: int | None = None
+
+
+class Writes(NamedTuple):
+    """The Redis writes of one round trip, as data: ``commands`` as (name, *args) tuples,
+    then ``locks``, one unique-lock script call (keys, args) per job; in one MULTI when
+    ``atomic``."""
+
+    commands: list[tuple[Any, ...]]
+    locks: list[tuple[list[Any], list[Any]]]
+    atomic: bool
+
+
+class ReadyPush(NamedTuple):
+    """One encoded payload and its destination; ``unique`` holds the lock script's
+    (keys, args) when the push takes a unique lock."""
+
+    raw: bytes
+    queue: str
+    target: str
+    scheduled: bool
+    score: float
+    unique: tuple[list[Any], list[Any]] | None
+
+    def writes(self, queues_key: str) -> Writes:
+        """What pushing it writes."""
+        if self.unique is not None:
+            return Writes([], [self.unique], False)
+        if self.scheduled:
+            return Writes([("ZADD", self.target, self.score, self.raw)], [], False)
+        # SADD first: if the LPUSH lands, the queue is registered; a failure between the
+        # two leaves at most a registered, empty queue.
+        return Writes([("SADD", queues_key, self.queue), ("LPUSH", self.target, self.raw)],
+                      [], False)
+
+
+@dataclass
+class Batch:
+    """One round trip of a bulk enqueue: jobs ``start`` to ``start + len(jids)`` of the
+    call's ``total``."""
+
+    start: int
+    total: int
+    #: Per job of the batch; None for one a middleware dropped.
+    jids: list[str | None]
+    writes: Writes
+    #: The payloads pushed, for the middleware's ``after_push`` (empty without middleware).
+    payloads: list[pl.Payload]
 
 
 class Client:
@@ -41,25 +93,17 @@ class Client:
         self._enqueue_unique = self.redis.register_script(scripts.ENQUEUE_UNIQUE)
 
     def build(
-        self, job: type[Job], args: Sequence[Any], options: JobOptions, *, now: float
+        self, job: type, args: Sequence[Any], options: JobOptions, *, now: float
     ) -> pl.Payload:
-        """A validated payload for ``job(*args)``; raises :class:`ArgumentError` on bad args."""
+        """A validated payload for ``job(*args)``; raises :class:`ArgumentError` on bad args.
+
+        ``job`` is the job class; what the client needs of it (its arity, its ``dead``)
+        travels in ``options``, so this module never imports the job model.
+        """
         checked = pl.check_args(args)
-        job.check_arity(checked)
-        extra: dict[str, Any] = {}
-        if not options.dead or not job.dead:
-            # Written whenever it differs from Sidekiq's default or overrides the class's.
-            extra["dead"] = options.dead
-        if options.backtrace:
-            extra["backtrace"] = options.backtrace
-        if options.tags:
-            extra["tags"] = list(options.tags)
-        if options.unique:
-            extra["unique_digest"] = unique.digest(options, checked)
-            extra["unique"] = options.unique
-        return pl.build(
-            options.name, checked, queue=options.queue, retry=options.retry, now=now, extra=extra
-        )
+        options.check_arity(checked)
+        return pl.build(options.name, checked, queue=options.queue, retry=options.retry,
+                        now=now, extra=bulk.extra_fields(options, checked))
 
     def _through_middleware(self, payload: pl.Payload) -> pl.Payload | None:
         if not self.settings.client_middleware:
@@ -70,14 +114,14 @@ class Client:
         return call(payload)
 
     def enqueue(
-        self, job: type[Job], args: Sequence[Any], options: JobOptions, *, at: float | None = None
+        self, job: type, args: Sequence[Any], options: JobOptions, *, at: float | None = None
     ) -> str | None:
         """Enqueue one job now, or at epoch ``at``; the jid, or None if it was dropped."""
         ready = self.prepare(job, args, options, at=at)
         return None if ready is None else self.push_ready(ready)
 
     def prepare(
-        self, job: type[Job], args: Sequence[Any], options: JobOptions, *, at: float | None = None
+        self, job: type, args: Sequence[Any], options: JobOptions, *, at: float | None = None
     ) -> Ready | None:
         """Check, build and pass one job through the middleware without pushing it (for
         pushes deferred to a commit); None if a middleware dropped it."""
@@ -93,7 +137,7 @@ class Client:
         return self.push(dict(ready.payload), at=ready.at, unique_ttl_ms=ready.unique_ttl_ms)
 
     def _lock_ttl(self, options: JobOptions, at: float | None, now: float) -> int | None:
-        if options.unique not in ("until_executed", "until_executing"):
+        if options.unique not in LOCK_ON_PUSH:
             return None
         return unique.lock_ttl_ms(options, delay=(at - now) if at is not None else 0.0)
 
@@ -107,18 +151,27 @@ class Client:
     ) -> str | None:
         """Push a ready payload (already through middleware) now or at ``at``."""
         ready = self.prepare_push(payload, at=at, unique_ttl_ms=unique_ttl_ms, now=now)
-        if ready.unique is not None:
-            if not self._enqueue_unique(keys=ready.unique[0], args=ready.unique[1]):
-                return None
-        elif ready.scheduled:
-            self.redis.zadd(self.keys.schedule, {ready.raw: ready.score})
-        else:
-            # SADD first: if the LPUSH lands, the queue is registered; a failure between
-            # the two leaves at most a registered, empty queue.
-            send_pipelined(self.redis, ("SADD", self.keys.queues, ready.queue),
-                           ("LPUSH", ready.target, ready.raw))
+        replies = self.send(ready.writes(self.keys.queues))
+        if ready.unique is not None and not replies[0]:
+            return None
         self._after_push(payload)
         return str(payload["jid"])
+
+    def send(self, writes: Writes) -> list[Any]:
+        """Send ``writes`` in one round trip; their replies (the locks' last)."""
+        if not writes.atomic and not writes.locks:
+            return send_pipelined(self.redis, *writes.commands)
+        if writes.locks and not writes.commands and len(writes.locks) == 1:
+            # Alone, the script call is one EVALSHA; in a pipeline redis-py would first
+            # check that the script is loaded, a second round trip.
+            keys, args = writes.locks[0]
+            return [self._enqueue_unique(keys=keys, args=args)]
+        pipe = self.redis.pipeline(transaction=writes.atomic)
+        for command in writes.commands:
+            pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+        for keys, args in writes.locks:
+            self._enqueue_unique(keys=keys, args=args, client=pipe)
+        return pipe.execute()
 
     def prepare_push(
         self,
@@ -153,84 +206,93 @@ class Client:
 
     def enqueue_bulk(
         self,
-        job: type[Job],
+        job: type,
         args_list: Iterable[Sequence[Any]],
         options: JobOptions,
         *,
         batch_size: int = 1000,
     ) -> list[str | None]:
-        """Enqueue one job per argument list, ``batch_size`` jobs per round trip."""
-        payloads, now = self.build_bulk(job, args_list, options, batch_size=batch_size)
-        if options.unique in ("until_executed", "until_executing"):
-            ttl = self._lock_ttl(options, None, now)
-            return [self.push(p, unique_ttl_ms=ttl) if p else None for p in payloads]
-        # One MULTI per batch: the SADDs and LPUSHes of a batch land together or not at all.
-        pipe = self.redis.pipeline(transaction=True)
-        for by_queue, pushed in bulk_batches(payloads, now, batch_size):
-            for queue, raws in by_queue.items():
-                pipe.sadd(self.keys.queues, queue)
-                # LPUSH a b c leaves a at the right, so the list order is the call order.
-                pipe.lpush(self.keys.queue(queue), *raws)
-            pipe.execute()
-            for p in pushed:
-                self._after_push(p)
-        return [p["jid"] if p else None for p in payloads]
+        """Enqueue one job per argument list, ``batch_size`` jobs per round trip; the jids
+        (None for a job a middleware dropped or a unique lock refused).
 
-    def build_bulk(
-        self,
-        job: type[Job],
-        args_list: Iterable[Sequence[Any]],
-        options: JobOptions,
-        *,
-        batch_size: int,
-    ) -> tuple[list[pl.Payload | None], float]:
-        """Checked payloads for ``perform_bulk``, through the middleware (None = dropped),
-        and the time they were built at."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ArgumentError(f"batch_size={batch_size!r} must be a positive integer")
-        if isinstance(args_list, str | bytes) or not isinstance(args_list, Iterable):
-            raise ArgumentError(f"args_list={args_list!r} must be a list of argument lists")
-        now = self.settings.clock()
-        payloads: list[pl.Payload | None] = []
-        for i, args in enumerate(args_list):
-            if isinstance(args, str | bytes) or not isinstance(args, Sequence):
-                raise ArgumentError(
-                    f"args_list[{i}]={args!r} must be a list of arguments, e.g. [[1], [2]]"
-                )
+        Every list is checked before anything is pushed. Each batch lands whole or not at
+        all (one MULTI); if Redis fails part way, :class:`EnqueueError` says which jobs are in.
+        """
+        jids: list[str | None] = []
+        for batch in self.bulk_batches(args_list, options, batch_size=batch_size):
             try:
-                built = self.build(job, args, options, now=now)
-            except ArgumentError as e:
-                raise ArgumentError(f"args_list[{i}]: {e}") from e
-            payloads.append(self._through_middleware(built))
-        return payloads, now
+                replies = self.send(batch.writes)
+            except redis.RedisError as e:
+                raise EnqueueError.part_way(jids, batch.start, len(batch.jids), batch.total,
+                                            e) from e
+            jids += self.bulk_pushed(batch, replies)
+        return jids
 
+    def bulk_batches(
+        self, args_list: Iterable[Sequence[Any]], options: JobOptions, *, batch_size: int
+    ) -> Iterator[Batch]:
+        """The round trips of a bulk enqueue, as data (shared by the sync and async clients);
+        every argument list is checked before the first batch is made."""
+        bulk.check_batch_size(batch_size)
+        checked = bulk.check_all(args_list, options)
+        now = self.settings.clock()
+        jids = bulk.new_jids(len(checked))
+        ttl = self._lock_ttl(options, None, now) if options.unique in LOCK_ON_PUSH else None
+        # Without client middleware every payload of the call has the same shape: encode it
+        # from one template instead of building and encoding a dict per job.
+        template = None if self.settings.client_middleware else bulk.Template(options, now)
+        keys = self.keys
+        for start in range(0, len(checked), batch_size):
+            end = start + batch_size
+            batch = Batch(start, len(checked), [], Writes([], [], True), [])
+            by_queue: dict[str, list[bytes]] = {}
+            for args, jid in zip(checked[start:end], jids[start:end], strict=True):
+                if template is not None:
+                    queue = options.queue
+                    digest = unique.digest(options, args) if options.unique else ""
+                    raw = template.encode(args, jid, digest)
+                else:
+                    payload = self._through_middleware(pl.build(
+                        options.name, args, queue=options.queue, retry=options.retry, now=now,
+                        extra=bulk.extra_fields(options, args), jid=jid))
+                    if payload is None:
+                        batch.jids.append(None)
+                        continue
+                    payload["enqueued_at"] = float(now)
+                    raw, queue, jid = pl.encode(payload), payload["queue"], payload["jid"]
+                    digest = payload.get("unique_digest", "")
+                    batch.payloads.append(payload)
+                batch.jids.append(jid)
+                if ttl is None:
+                    by_queue.setdefault(queue, []).append(raw)
+                else:
+                    batch.writes.locks.append((
+                        [keys.queues, keys.unique(digest), keys.unique_rejected,
+                         keys.queue(queue)],
+                        [queue, raw, jid, ttl, ""]))
+            for queue, raws in by_queue.items():
+                # LPUSH a b c leaves a at the right, so the list order is the call order.
+                batch.writes.commands.extend(
+                    [("SADD", keys.queues, queue), ("LPUSH", keys.queue(queue), *raws)])
+            yield batch
 
-class ReadyPush(NamedTuple):
-    """One encoded payload and its destination; ``unique`` holds the lock script's
-    (keys, args) when the push takes a unique lock."""
-
-    raw: bytes
-    queue: str
-    target: str
-    scheduled: bool
-    score: float
-    unique: tuple[list[Any], list[Any]] | None
-
-
-def bulk_batches(
-    payloads: list[pl.Payload | None], now: float, batch_size: int
-) -> Iterator[tuple[dict[str, list[bytes]], list[pl.Payload]]]:
-    """Per batch of ``batch_size`` jobs: the encoded payloads by queue, and the payloads."""
-    pushed: list[pl.Payload] = []
-    by_queue: dict[str, list[bytes]] = {}
-    for count, p in enumerate(payloads, 1):
-        if p is not None:
-            p["enqueued_at"] = float(now)
-            by_queue.setdefault(p["queue"], []).append(pl.encode(p))
-            pushed.append(p)
-        if (count % batch_size == 0 or count == len(payloads)) and pushed:
-            yield by_queue, pushed
-            by_queue, pushed = {}, []
+    def bulk_pushed(self, batch: Batch, replies: list[Any]) -> list[str | None]:
+        """The jids of a sent batch (None where a unique lock was taken), after calling the
+        middleware's ``after_push`` for each job pushed."""
+        if not batch.writes.locks and not batch.payloads:
+            return batch.jids
+        # One lock reply per job kept, in order, after the plain commands' replies.
+        taken = iter(replies[len(batch.writes.commands):] if batch.writes.locks else ())
+        payloads = iter(batch.payloads)
+        jids: list[str | None] = []
+        for jid in batch.jids:
+            if jid is not None and batch.writes.locks and not next(taken):
+                jid = None
+                next(payloads, None)
+            elif jid is not None and batch.payloads:
+                self._after_push(next(payloads))
+            jids.append(jid)
+        return jids
 
 
 def _accept(payload: pl.Payload) -> pl.Payload | None:

@@ -82,22 +82,25 @@ class Job:
             cls.name = owner
         elif not isinstance(cls.name, str) or not cls.name:
             raise JobDefinitionError(f"{owner}: name={cls.name!r} must be a non-empty string")
-        cls._options = JobOptions(
-            name=cls.name,
-            queue=check_queue(cls.queue, owner),
-            retry=check_retry(cls.retry, owner),
-            dead=check_bool("dead", cls.dead, owner),
-            backtrace=check_backtrace(cls.backtrace, owner),
-            tags=check_tags(cls.tags, owner),
-            unique=check_unique(cls.unique, owner),
-            unique_for=check_unique_for(cls.unique_for, owner),
-            unique_args=check_unique_args(cls.__dict__.get("unique_args", cls.unique_args), owner),
-        )
+        dead = check_bool("dead", cls.dead, owner)
         cls.discard_on = check_discard_on(cls.discard_on, owner)
         check_bool("retry_jitter", cls.retry_jitter, owner)
         target = cls._perform_target()
         cls._arity = _arity_of(target, owner)
         cls._coroutine = inspect.iscoroutinefunction(target)
+        cls._options = JobOptions(
+            name=cls.name,
+            queue=check_queue(cls.queue, owner),
+            retry=check_retry(cls.retry, owner),
+            dead=dead,
+            backtrace=check_backtrace(cls.backtrace, owner),
+            tags=check_tags(cls.tags, owner),
+            unique=check_unique(cls.unique, owner),
+            unique_for=check_unique_for(cls.unique_for, owner),
+            unique_args=check_unique_args(cls.__dict__.get("unique_args", cls.unique_args), owner),
+            arity=cls._arity,
+            class_dead=dead,
+        )
         periodic_entries.from_class(cls, owner)
         registry.register(cls)
 
@@ -140,15 +143,7 @@ class Job:
     @classmethod
     def check_arity(cls, args: Sequence[Any]) -> None:
         """Raise :class:`ArgumentError` when ``perform`` cannot take ``len(args)`` arguments."""
-        low, high = cls._arity
-        n = len(args)
-        if n < low or (high is not None and n > high):
-            wanted = (str(low) if low == high
-                      else f"{low} to {high}" if high is not None else f"{low} or more")
-            raise ArgumentError(
-                f"{cls.name}.perform() takes {wanted} argument(s) "
-                f"but {n} were given: {list(args)!r}"
-            )
+        cls._options.check_arity(args)
 
     @classmethod
     def set(cls, **overrides: Any) -> Enqueuer:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import JobDefinitionError
+from .errors import ArgumentError, JobDefinitionError
 
 UNIQUE_MODES = ("until_executed", "until_executing", "while_executing")
 UniqueArgs = Callable[[list[Any]], Any]
@@ -104,6 +104,12 @@ class JobOptions:
     unique: str | None = None
     unique_for: float = 3600.0
     unique_args: UniqueArgs | None = None
+    #: (required, maximum or None for ``*args``) positional arguments ``perform`` takes: the
+    #: options carry it so the client checks a call without knowing the job class.
+    arity: tuple[int, int | None] = (0, None)
+    #: The class's own ``dead``: a payload carries ``dead`` when it differs from Sidekiq's
+    #: default or from this (a ``set(dead=True)`` over a class's ``dead = False``).
+    class_dead: bool = True
 
     #: Options that ``Job.set()`` may override for one call.
     OVERRIDABLE = ("queue", "retry", "dead", "backtrace", "tags", "unique_for")
@@ -119,6 +125,18 @@ class JobOptions:
                 )
             checked[key] = _CHECKERS[key](value, owner)
         return JobOptions(**{**self.__dict__, **checked})
+
+    def check_arity(self, args: Sequence[Any]) -> None:
+        """Raise :class:`ArgumentError` when ``perform`` cannot take ``len(args)`` arguments."""
+        low, high = self.arity
+        n = len(args)
+        if n < low or (high is not None and n > high):
+            wanted = (str(low) if low == high
+                      else f"{low} to {high}" if high is not None else f"{low} or more")
+            raise ArgumentError(
+                f"{self.name}.perform() takes {wanted} argument(s) "
+                f"but {n} were given: {list(args)!r}"
+            )
 
 
 _CHECKERS: dict[str, Callable[[Any, str], Any]] = {

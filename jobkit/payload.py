@@ -113,14 +113,16 @@ def build(
     retry: bool | int,
     now: float,
     extra: dict[str, Any] | None = None,
+    jid: str | None = None,
 ) -> Payload:
-    """A fresh payload; ``extra`` adds fields such as ``dead``, ``backtrace`` or ``tags``."""
+    """A fresh payload; ``extra`` adds fields such as ``dead``, ``backtrace`` or ``tags``;
+    ``jid`` defaults to a new one."""
     payload: Payload = {
         "class": name,
         "args": args,
         "queue": queue,
         "retry": retry,
-        "jid": new_jid(),
+        "jid": jid or new_jid(),
         "created_at": float(now),
     }
     if extra:
@@ -134,6 +136,11 @@ def encode(payload: Payload) -> bytes:
         return _ENCODER.encode(payload).encode()
     except (TypeError, ValueError) as e:
         raise PayloadError(f"payload for {payload.get('class')!r} cannot be encoded: {e}") from e
+
+
+def encode_value(value: Any) -> str:
+    """One JSON value as :func:`encode` writes it inside a payload (compact, ASCII)."""
+    return _ENCODER.encode(value)
 
 
 def _no_constant(name: str) -> Any:
