@@ -2,16 +2,16 @@
 
 The jobs of one call share their class, queue, retry, options and timestamps, so the JSON
 around ``args`` and ``jid`` is encoded once per call, one read of the OS's random source
-makes every jid, and per job only the arguments are encoded. The bytes are those
+makes every jid, and per job only the arguments are encoded (by the payload codec's C
+encoder, built once). The bytes are those
 :func:`jobkit.payload.encode` writes for the dict the one-job path builds, field for field
 and in the same order (tests/runtime/test_bulk.py holds the two paths together).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -71,32 +71,7 @@ def extra_fields(options: JobOptions, args: list[Any]) -> dict[str, Any]:
     return extra
 
 
-def _args_encoder() -> Callable[[list[Any]], str]:
-    # json's C encoder, built once: JSONEncoder.encode builds a new one on every call, which
-    # is most of its cost for a short argument list. Used only if it writes exactly what the
-    # payload codec writes (the C accelerator is optional in CPython and absent elsewhere).
-    make = getattr(json.encoder, "c_make_encoder", None)
-    sample = [1, -2.5, "é\n\"", None, True, {"k": [1e300, 0.1]}]
-    if make is not None:
-        try:
-            encode = make(None, _unencodable, json.encoder.encode_basestring_ascii, None,
-                          ":", ",", False, False, False)
-
-            def fast(args: list[Any]) -> str:
-                return "".join(encode(args, 0))
-
-            if fast(sample) == pl.encode_value(sample):
-                return fast
-        except (TypeError, ValueError):
-            pass
-    return pl.encode_value
-
-
-def _unencodable(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON-native")
-
-
-_encode_args = _args_encoder()
+_encode = pl.encode_value
 
 
 class Template:
@@ -124,6 +99,6 @@ class Template:
     def encode(self, args: list[Any], jid: str, digest: str = "") -> bytes:
         """One payload's bytes; ``digest`` is its ``unique_digest`` for a unique job."""
         if self.end:
-            return (self.head + _encode_args(args) + self.middle + jid + self.tail + digest
+            return (self.head + _encode(args) + self.middle + jid + self.tail + digest
                     + self.end).encode()
-        return (self.head + _encode_args(args) + self.middle + jid + self.tail).encode()
+        return (self.head + _encode(args) + self.middle + jid + self.tail).encode()

@@ -70,15 +70,10 @@ def _require_all(specs: Sequence[str]) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    if getattr(args, "namespace", None) is not None:
-        overrides["namespace"] = args.namespace
-    if getattr(args, "redis_url", None):
-        overrides["redis_url"] = args.redis_url
-    from .config import configure, get_settings
+    from .config import configure_for_command
 
-    base = get_settings() if not overrides else get_settings().replace(**overrides)
-    return configure(base)
+    return configure_for_command(redis_url=getattr(args, "redis_url", None),
+                                 namespace=getattr(args, "namespace", None))
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:

@@ -27,6 +27,18 @@ def configure(settings: Settings | None = None, /, **changes: Any) -> Settings:
         return new
 
 
+def configure_for_command(*, redis_url: str | None = None,
+                          namespace: str | None = None) -> Settings:
+    """Apply a command's ``--redis-url``/``--namespace`` (None: not given) over the current
+    settings and return the settings now in force."""
+    changes: dict[str, Any] = {}
+    if namespace is not None:
+        changes["namespace"] = namespace
+    if redis_url:
+        changes["redis_url"] = redis_url
+    return configure(**changes)
+
+
 def use_client(client: Client) -> Settings:
     """Make ``client`` (and its settings) the process-wide ones: for harnesses that already
     hold a connection, such as the pytest plugin. Returns its settings."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
 from . import periodic_entries, registry, routing
+from .config import get_client
 from .errors import ArgumentError, JobDefinitionError
 from .options import (
     JobOptions,
@@ -288,7 +289,7 @@ class Enqueuer:
 
 
 def _client() -> Client:
-    return _get_client()
+    return get_client()
 
 
 def _aclient() -> AsyncClient:
@@ -428,5 +429,3 @@ def resolve(job: Any) -> type[Job]:
         return job
     raise JobDefinitionError(f"{job!r} is not a jobkit job class or @jobkit.job function")
 
-
-from .config import get_client as _get_client  # noqa: E402  (config imports client, not job)

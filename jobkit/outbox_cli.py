@@ -26,13 +26,14 @@ def _database_url(args: argparse.Namespace) -> str:
 
 
 def _relay(url: str, args: argparse.Namespace) -> Any:
-    from .cli import _settings
     from .client import Client
+    from .config import configure_for_command
     from .outbox.relay import Relay
 
     # Settings read after the app's modules ran their jobkit.configure(): the relay's client
     # runs the app's client middleware after_push for each job it pushes.
-    settings = _settings(args)
+    settings = configure_for_command(redis_url=getattr(args, "redis_url", None),
+                                     namespace=getattr(args, "namespace", None))
     return Relay(url, Client(settings), batch_size=args.batch_size,
                  poll_interval=args.poll_interval)
 

@@ -10,7 +10,7 @@ import json
 import math
 import secrets
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import ArgumentError, PayloadError
@@ -26,6 +26,32 @@ _JSON_SCALARS = (str, int, bool, type(None))
 _EXACT_SCALARS = frozenset(_JSON_SCALARS)
 # One shared encoder: json.dumps with options builds a new encoder on every call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def _c_encoder() -> Callable[[Any], str]:
+    # json's C encoder, built once: JSONEncoder.encode builds a new one on every call, which
+    # is most of its cost for a job payload. Used only if it writes exactly what _ENCODER
+    # writes (the C accelerator is optional in CPython and absent elsewhere). Without
+    # circular-reference markers a cycle ends in RecursionError, which encode() reports.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    sample = {"a": [1, -2.5, 'é\n"', None, True, {"k": [1e300, 0.1]}], "b": False}
+    if make is not None:
+        try:
+            c_encode = make(None, _ENCODER.default, json.encoder.encode_basestring_ascii, None,
+                            ":", ",", False, False, False)
+
+            def fast(value: Any) -> str:
+                return "".join(c_encode(value, 0))
+
+            if fast(sample) == _ENCODER.encode(sample):
+                return fast
+        except (TypeError, ValueError):
+            pass
+    return _ENCODER.encode
+
+
+#: One JSON value as :func:`encode` writes it inside a payload (compact, ASCII).
+encode_value: Callable[[Any], str] = _c_encoder()
 
 
 def new_jid() -> str:
@@ -101,7 +127,12 @@ def check_value(value: Any, where: str) -> None:
 def check_args(args: Sequence[Any]) -> list[Any]:
     """Validate positional job arguments and return them as a list."""
     for i, value in enumerate(args):
-        check_value(value, f"args[{i}]")
+        try:
+            check_value(value, f"args[{i}]")
+        except RecursionError:
+            raise ArgumentError(
+                f"args[{i}] is nested too deeply or contains itself; JSON has no references"
+            ) from None
     return list(args)
 
 
@@ -133,14 +164,14 @@ def build(
 def encode(payload: Payload) -> bytes:
     """Compact JSON; floats keep their decimal point, as Sidekiq 7+ needs for seconds."""
     try:
-        return _ENCODER.encode(payload).encode()
+        return encode_value(payload).encode()
     except (TypeError, ValueError) as e:
         raise PayloadError(f"payload for {payload.get('class')!r} cannot be encoded: {e}") from e
-
-
-def encode_value(value: Any) -> str:
-    """One JSON value as :func:`encode` writes it inside a payload (compact, ASCII)."""
-    return _ENCODER.encode(value)
+    except RecursionError as e:
+        raise PayloadError(
+            f"payload for {payload.get('class')!r} cannot be encoded: it is nested too deeply "
+            "or contains itself"
+        ) from e
 
 
 def _no_constant(name: str) -> Any:

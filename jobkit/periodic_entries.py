@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import payload as pl
+from . import registry
 from .cron import Schedule, build_schedule
 from .errors import ArgumentError, JobDefinitionError
 
@@ -107,17 +108,27 @@ def periodic(
 ) -> Entry:
     """Enqueue ``job(*args)`` at each tick: ``periodic("sync-eu", SyncJob, cron="*/5 * * * *",
     args=["eu"])``. ``tz`` is the IANA zone of ``cron``; ``every`` is seconds or a timedelta."""
-    from .job import resolve
-
     owner = f"jobkit.periodic({name!r})"
     if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name):
         raise JobDefinitionError(f"jobkit.periodic(): name={name!r} must be a non-empty string "
                                  "without whitespace")
-    cls = resolve(job)
+    cls = _registered_class(job)
     sched = build_schedule(cron=cron, tz=tz, every=every, owner=owner,
                            fields=("cron", "tz", "every"))
     return register(Entry(name, cls, sched, _check_args(cls, args, owner, ""),
                           check_catch_up(catch_up, owner)))
+
+
+def _registered_class(job: Any) -> type[Job]:
+    # A @jobkit.job function carries its class. Looked up in the registry rather than
+    # checked against jobkit.job (which imports this module): a class the worker would not
+    # find there could never run anyway.
+    cls = getattr(job, "job_class", job)
+    name = getattr(cls, "name", None)
+    found = registry.lookup(name) if isinstance(name, str) else None
+    if found is None or found is not cls:
+        raise JobDefinitionError(f"{job!r} is not a jobkit job class or @jobkit.job function")
+    return found
 
 
 def entries() -> dict[str, Entry]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client import Ready
 from ..payload import encode
-from ..routing import PreparedRoute
+from ..prepared import PreparedRoute
 from . import schema
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .. import aftercommit
 from ..aftercommit import Item
 from ..errors import JobDefinitionError
-from ..routing import PreparedRoute
+from ..prepared import PreparedRoute
 
 if TYPE_CHECKING:
     from ..client import Client, Ready

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from .. import aftercommit
 from ..aftercommit import Item
-from ..routing import PreparedRoute
+from ..prepared import PreparedRoute
 
 if TYPE_CHECKING:
     from ..client import Client, Ready

@@ -63,6 +63,24 @@ def test_dict_with_non_string_key_is_rejected() -> None:
         pl.check_args([{1: "a"}])
 
 
+def test_an_argument_that_contains_itself_is_rejected_naming_it() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ArgumentError, match=r"args\[1\] is nested too deeply or contains itself"):
+        pl.check_args([1, loop])
+    with pytest.raises(PayloadError, match="'X' cannot be encoded: it is nested too deeply"):
+        pl.encode({"class": "X", "args": [loop]})
+
+
+def test_encode_writes_what_the_standard_encoder_writes() -> None:
+    job = {"class": "X", "args": [1, -2.5, 1e300, "é\u2028\"", None, {"k": [True]}],
+           "created_at": 1764600000.0}
+    expected = json.dumps(job, separators=(",", ":"), allow_nan=False).encode()
+    assert pl.encode(job) == expected
+    with pytest.raises(PayloadError, match="set is not JSON serializable"):
+        pl.encode({"class": "X", "args": [{1}]})
+
+
 def test_json_native_arguments_pass() -> None:
     args = ["s", 1, 1.5, True, None, [1, [2]], {"a": {"b": [None]}}]
     assert pl.check_args(args) == args
