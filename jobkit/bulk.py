@@ -55,6 +55,17 @@ def check_all(args_list: Iterable[Sequence[Any]], options: JobOptions) -> list[l
     return checked
 
 
+def digests(checked: list[list[Any]], options: JobOptions) -> list[str]:
+    """Every job's ``unique_digest``; the error names the list whose ``unique_args`` failed."""
+    found: list[str] = []
+    for i, args in enumerate(checked):
+        try:
+            found.append(unique.digest(options, args))
+        except ArgumentError as e:
+            raise ArgumentError(f"args_list[{i}]: {e}") from e
+    return found
+
+
 def extra_fields(options: JobOptions, args: list[Any]) -> dict[str, Any]:
     """The optional payload fields ``options`` add, in the order the payload carries them."""
     extra: dict[str, Any] = {}
@@ -82,7 +93,6 @@ class Template:
 
     def __init__(self, options: JobOptions, now: float) -> None:
         enc = pl.encode_value
-        self.options = options
         self.head = '{"class":' + enc(options.name) + ',"args":'
         self.middle = (',"queue":' + enc(options.queue) + ',"retry":' + enc(options.retry)
                        + ',"jid":"')

@@ -231,8 +231,11 @@ class Client:
     def bulk_batches(
         self, args_list: Iterable[Sequence[Any]], options: JobOptions, *, batch_size: int
     ) -> Iterator[Batch]:
-        """The round trips of a bulk enqueue, as data (shared by the sync and async clients);
-        every argument list is checked before the first batch is made."""
+        """The round trips of a bulk enqueue, as data (shared by the sync and async clients).
+
+        Everything that can fail (the checks, ``unique_args``, the client middleware) runs
+        for every job before the first batch is made, so such a failure pushes nothing.
+        """
         bulk.check_batch_size(batch_size)
         checked = bulk.check_all(args_list, options)
         now = self.settings.clock()
@@ -241,20 +244,21 @@ class Client:
         # Without client middleware every payload of the call has the same shape: encode it
         # from one template instead of building and encoding a dict per job.
         template = None if self.settings.client_middleware else bulk.Template(options, now)
+        payloads = [] if template else [self._through_middleware(pl.build(
+            options.name, args, queue=options.queue, retry=options.retry, now=now,
+            extra=bulk.extra_fields(options, args), jid=jid)) for args, jid in zip(
+                checked, jids, strict=True)]
+        digests = bulk.digests(checked, options) if template and options.unique else None
         keys = self.keys
         for start in range(0, len(checked), batch_size):
-            end = start + batch_size
             batch = Batch(start, len(checked), [], Writes([], [], True), [])
             by_queue: dict[str, list[bytes]] = {}
-            for args, jid in zip(checked[start:end], jids[start:end], strict=True):
+            for i in range(start, min(start + batch_size, len(checked))):
                 if template is not None:
-                    queue = options.queue
-                    digest = unique.digest(options, args) if options.unique else ""
-                    raw = template.encode(args, jid, digest)
+                    jid, queue, digest = jids[i], options.queue, digests[i] if digests else ""
+                    raw = template.encode(checked[i], jid, digest)
                 else:
-                    payload = self._through_middleware(pl.build(
-                        options.name, args, queue=options.queue, retry=options.retry, now=now,
-                        extra=bulk.extra_fields(options, args), jid=jid))
+                    payload = payloads[i]
                     if payload is None:
                         batch.jids.append(None)
                         continue

@@ -182,3 +182,37 @@ def test_batch_size_must_be_a_positive_integer(settings: jobkit.Settings,
                                                batch_size: Any) -> None:
     with pytest.raises(jobkit.ArgumentError, match=f"batch_size={re.escape(repr(batch_size))}"):
         Keep.perform_bulk([[1]], batch_size=batch_size)
+
+
+class Refuse(jobkit.ClientMiddleware):
+    def enqueue(self, payload, call_next):  # type: ignore[no-untyped-def]
+        if payload["args"] == [1500]:
+            raise RuntimeError("refused 1500")
+        return call_next(payload)
+
+
+class ByAccount(jobkit.Job):
+    name = "bulk_test.ByAccount"
+    unique = "until_executed"
+
+    @staticmethod
+    def unique_args(args: list[Any]) -> Any:
+        account = args[0]["account"]
+        return account if account >= 0 else {account}  # a set: not JSON
+
+    def perform(self, order: dict[str, Any]) -> None:
+        pass
+
+
+def test_a_middleware_or_unique_args_failure_pushes_nothing(settings: jobkit.Settings,
+                                                            r: redis.Redis) -> None:
+    keys = Keys(settings.namespace)
+    jobkit.configure(client_middleware=[Refuse()])
+    with pytest.raises(RuntimeError, match="refused 1500"):
+        Keep.perform_bulk([[n] for n in range(2000)])
+    jobkit.configure(client_middleware=[])
+    orders = [{"account": n} for n in range(1500)] + [{"account": -1}]
+    with pytest.raises(jobkit.ArgumentError, match=r"args_list\[1500\]: .*unique_args"):
+        ByAccount.perform_bulk([[o] for o in orders])
+    assert r.llen(keys.queue("default")) == 0
+    assert list(r.scan_iter(match=keys.unique("*"))) == []
