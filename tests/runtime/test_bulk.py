@@ -4,8 +4,10 @@ says which jobs are in Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -160,13 +162,29 @@ def test_a_bad_argument_anywhere_pushes_nothing(settings: jobkit.Settings,
     assert r.llen(Keys(settings.namespace).queue("default")) == 0
 
 
-def test_a_failure_part_way_names_the_jobs_in_and_not_in(settings: jobkit.Settings,
-                                                         r: redis.Redis) -> None:
+def _sync_bulk(args_list: list[list[Any]], batch_size: int) -> list[str | None]:
+    return Keep.perform_bulk(args_list, batch_size=batch_size)
+
+
+def _async_bulk(args_list: list[list[Any]], batch_size: int) -> list[str | None]:
+    async def main() -> list[str | None]:
+        try:
+            return await Keep.aperform_bulk(args_list, batch_size=batch_size)
+        finally:
+            await jobkit.aclose()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("perform_bulk", [_sync_bulk, _async_bulk], ids=["sync", "async"])
+def test_a_failure_part_way_names_the_jobs_in_and_not_in(
+    settings: jobkit.Settings, r: redis.Redis, perform_bulk: Callable[..., list[str | None]]
+) -> None:
     keys = Keys(settings.namespace)
     r.set(keys.queue("late"), "not a list")  # LPUSH onto it fails in the second batch
     jobkit.configure(client_middleware=[Route()])
     with pytest.raises(jobkit.EnqueueError) as caught:
-        Keep.perform_bulk([[0], [2], [4], [6], [8], [10]], batch_size=2)
+        perform_bulk([[0], [2], [4], [6], [8], [10]], 2)
     error = caught.value
     assert len(error.pushed) == 2 and all(error.pushed)
     assert (error.unconfirmed, error.not_pushed) == (range(2, 4), range(4, 6))
