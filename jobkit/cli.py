@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import signal
@@ -16,57 +15,10 @@ from . import cli_errors
 from ._version import __version__
 from .errors import ConfigError
 from .fetch import parse_queue
+from .require import require, require_all
 from .settings import Settings
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
-
-
-def _module_for_path(path: str) -> tuple[str, str]:
-    """The package-qualified module name of a ``.py`` file or package directory, and the
-    directory to put on ``sys.path`` for it: ``shop/jobs.py`` inside package ``shop`` (it has
-    an ``__init__.py``) is ``shop.jobs``, so its jobs register under the names the app uses."""
-    directory, name = os.path.split(path.removesuffix(".py").rstrip(os.sep))
-    parts = [name]
-    while os.path.isfile(os.path.join(directory, "__init__.py")):
-        directory, package = os.path.split(directory)
-        parts.insert(0, package)
-    return ".".join(parts), directory
-
-
-def _require(spec: str) -> list[str]:
-    """Import ``spec``: a module name (``myapp.jobs``) or a path to a ``.py`` file or package;
-    returns the job names that importing it registered."""
-    from .registry import registered
-
-    path = os.path.abspath(spec)
-    if spec.endswith(".py") or os.path.isdir(path):
-        if not os.path.exists(path):
-            raise ConfigError(f"-r {spec!r}: no such file or directory")
-        module, directory = _module_for_path(path)
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
-    else:
-        module = spec
-    before = set(registered())
-    try:
-        importlib.import_module(module)
-    except ImportError as e:
-        raise ConfigError(f"-r {spec!r}: cannot import {module!r}: {e}") from e
-    return sorted(set(registered()) - before)
-
-
-def _require_all(specs: Sequence[str]) -> None:
-    """Import every ``-r`` module; log the jobs they registered and warn about any that
-    registered none (a typo, or jobs defined elsewhere, would otherwise only show as jobs
-    dying "not registered")."""
-    log = logging.getLogger("jobkit")
-    for spec in specs:
-        names = _require(spec)
-        if names:
-            log.info("-r %s registered %d job(s): %s", spec, len(names), ", ".join(names))
-        else:
-            log.warning("-r %s registered no jobs: payloads naming its jobs would go to the "
-                        "dead set as not registered", spec)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -96,7 +48,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         pin_to_cpu(args.cpu)  # before any thread starts: threads inherit it
 
     sys.path.insert(0, os.getcwd())
-    _require_all(args.require)
+    require_all(args.require)
     queues = tuple(parse_queue(q) for q in args.queue) or (("default", 1),)
     options = WorkerOptions(queues=queues, concurrency=args.concurrency, strict=args.strict,
                             timeout=args.timeout, tag=args.tag or "", prefetch=args.prefetch,
@@ -261,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "worker" and getattr(args, "require", None):
             sys.path.insert(0, os.getcwd())
             for spec in args.require:
-                _require(spec)
+                require(spec)
         code: int = args.func(args)
         return code
 

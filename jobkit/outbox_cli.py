@@ -91,15 +91,15 @@ def _shown(url: str) -> str:
 
 def _import_app(specs: list[str], *, jobs_expected: bool) -> None:
     """Import the ``-r`` modules (the worker's checks and logs when it runs jobs)."""
-    from .cli import _require, _require_all
+    from .require import require, require_all
 
     sys.path.insert(0, os.getcwd())
     if jobs_expected:
-        _require_all(specs)
+        require_all(specs)
         return
     for spec in specs:
         # A relay runs no jobs: a module that only configures jobkit is what it needs.
-        _require(spec)
+        require(spec)
         log.info("-r %s imported", spec)
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import redis
 
 import jobkit
-from jobkit.cli import _module_for_path
 from jobkit.keys import Keys
+from jobkit.require import module_for_path
 
 JOBKIT = Path(sys.executable).with_name("jobkit")
 
@@ -41,9 +41,9 @@ def _tree(root: Path) -> Path:
 
 def test_a_file_in_a_package_gets_its_package_qualified_name(tmp_path: Path) -> None:
     path = _tree(tmp_path)
-    assert _module_for_path(str(path)) == ("shop.jobs", str(tmp_path))
-    assert _module_for_path(str(tmp_path / "helpers.py")) == ("helpers", str(tmp_path))
-    assert _module_for_path(str(tmp_path / "shop")) == ("shop", str(tmp_path))
+    assert module_for_path(str(path)) == ("shop.jobs", str(tmp_path))
+    assert module_for_path(str(tmp_path / "helpers.py")) == ("helpers", str(tmp_path))
+    assert module_for_path(str(tmp_path / "shop")) == ("shop", str(tmp_path))
 
 
 def test_worker_runs_jobs_of_a_file_required_by_path_and_logs_what_registered(
