@@ -18,7 +18,7 @@ import contextvars
 import functools
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .middleware.base import ServerMiddleware, overrides
@@ -69,8 +69,8 @@ def close_thread_loop() -> None:
         holder.close()
 
 
-def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run the coroutine ``factory()`` to completion and return its result.
+def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run the awaitable ``factory()`` to completion and return its result.
 
     On this thread's own loop; when a loop already runs on this thread (inline mode from
     async code), on a short-lived helper thread instead, since loops cannot nest.
@@ -117,17 +117,27 @@ def plain_chain(
     return call
 
 
-def coroutine_chain(
-    middleware: Sequence[ServerMiddleware], job: Job, payload: Payload, inner: ACall
-) -> ACall:
-    """``inner`` wrapped in each middleware's ``aperform`` (``perform`` bridged through a
-    thread for a middleware that defines only that)."""
-    call = inner
+#: One middleware's hook for coroutine jobs: called as ``layer(job, payload, call_next)``.
+Layer = Callable[["Job", Payload, ACall], Awaitable[None]]
+
+
+def coroutine_layers(middleware: Sequence[ServerMiddleware]) -> tuple[Layer, ...]:
+    """The hooks :func:`coroutine_chain` calls for ``middleware``, innermost first: worked
+    out once per middleware tuple, not per job."""
+    layers: list[Layer] = []
     for mw in reversed(middleware):
         if overrides(mw, "aperform"):
-            call = functools.partial(mw.aperform, job, payload, call)
+            layers.append(mw.aperform)
         elif overrides(mw, "perform"):
-            call = functools.partial(_bridge, mw, job, payload, call)
+            layers.append(functools.partial(_bridge, mw))
+    return tuple(layers)
+
+
+def wrap(layers: Sequence[Layer], job: Job, payload: Payload, inner: ACall) -> ACall:
+    """``inner`` wrapped in ``layers`` (from :func:`coroutine_layers`)."""
+    call = inner
+    for layer in layers:
+        call = functools.partial(layer, job, payload, call)
     return call
 
 

@@ -13,11 +13,12 @@ a requeue outcome, written like any other.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-import queue as queue_mod
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -62,6 +63,18 @@ def any_coroutine_jobs() -> bool:
     return any(job.is_coroutine() for job in registry.registered().values())
 
 
+class _Running:
+    """A job running on the loop: what the heartbeat shows and shutdown requeues."""
+
+    __slots__ = ("started", "task", "work")
+
+    def __init__(self, work: UnitOfWork, started: float) -> None:
+        self.work = work
+        #: Epoch seconds, for the heartbeat.
+        self.started = started
+        self.task: asyncio.Task[None] | None = None
+
+
 class LoopExecutor:
     """Runs coroutine jobs on an event loop of its own thread; see the module docstring."""
 
@@ -71,45 +84,57 @@ class LoopExecutor:
         self.exchanger = exchanger
         self.settings = settings
         self.concurrency = concurrency
-        #: Jobs routed here, not yet started (the exchanger puts, the loop takes).
-        self.ready: queue_mod.SimpleQueue[UnitOfWork] = queue_mod.SimpleQueue()
-        #: Task name → (queue, raw payload, started at), for the heartbeat.
-        self.busy: dict[str, tuple[str, bytes, float]] = {}
+        #: Jobs routed here, not yet started: the exchanger appends, the loop pops (a deque's
+        #: ``extend`` and ``popleft`` are atomic, so neither side takes a lock).
+        self.ready: collections.deque[UnitOfWork] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
+        self._stopped: asyncio.Event | None = None
         self._started = threading.Event()
         self._stopping = False
+        # A _fill is scheduled on the loop: later submits need not wake it again.
+        self._poked = False
         self._deadline = 0.0
-        self._tasks: dict[asyncio.Task[None], UnitOfWork] = {}
+        #: The running jobs by task; their number is the slots in use.
+        self._tasks: dict[asyncio.Task[None], _Running] = {}
         #: Jobs still running at the shutdown deadline: cancelled, and requeued to the front
         #: of their queues by the worker, as the threads' are.
         self.abandoned: list[UnitOfWork] = []
         self._thread = thread(self._run, "event-loop")
+
+    @property
+    def busy(self) -> dict[str, tuple[str, bytes, float]]:
+        """Task name → (queue, raw payload, started at) of each running job, for the
+        heartbeat (built when read, a few times a minute, not per job)."""
+        return {f"loop-{id(task):x}": (run.work.queue, run.work.raw, run.started)
+                for task, run in list(self._tasks.items())}
 
     def start(self) -> None:
         self._thread.start()
         self._started.wait(10)
 
     def submit(self, items: list[UnitOfWork]) -> None:
-        """From the exchanger's thread: queue ``items`` and wake the loop once for all."""
-        put = self.ready.put
-        for item in items:
-            put(item)
-        self._poke()
+        """From the exchanger's thread: queue ``items`` and wake the loop once for all (and
+        not at all while a wake-up is still pending)."""
+        self.ready.extend(items)
+        if not self._poked:
+            self._poked = True
+            self._call(self._fill)
 
-    def _poke(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
+    def _call(self, callback: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is not None:
             # RuntimeError: the loop has closed; stop() requeues what is left.
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(wake.set)
+                loop.call_soon_threadsafe(callback)
 
     def stop(self, deadline: float) -> None:
         """Take no more jobs; let running ones finish until ``deadline`` (monotonic), then
         cancel them (each becomes a requeue outcome) and end the loop."""
         self._deadline = deadline
         self._stopping = True
-        self._poke()
+        stopped = self._stopped
+        if stopped is not None:
+            self._call(stopped.set)
         self._thread.join(max(0.0, deadline - time.monotonic()) + 10.0)
 
     def drain(self) -> list[UnitOfWork]:
@@ -117,8 +142,8 @@ class LoopExecutor:
         items = []
         while True:
             try:
-                items.append(self.ready.get_nowait())
-            except queue_mod.Empty:
+                items.append(self.ready.popleft())
+            except IndexError:
                 return items
 
     # -- the loop's thread -----------------------------------------------------------------
@@ -131,31 +156,29 @@ class LoopExecutor:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._started.set()
-        slots = asyncio.Semaphore(self.concurrency)
-        get = self.ready.get_nowait
-        while not self._stopping:
-            try:
-                work = get()
-            except queue_mod.Empty:
-                self._wake.clear()
-                if self.ready.empty() and not self._stopping:
-                    await self._wake.wait()
-                continue
-            await slots.acquire()
-            if self._stopping:
-                slots.release()
-                self.ready.put(work)  # for stop() to requeue
-                break
-            task = asyncio.create_task(self._one(work, slots))
-            self._tasks[task] = work
-            task.add_done_callback(self._forget)
+        if self._stopping:  # stop() came before the event existed
+            self._stopped.set()
+        self._fill()
+        await self._stopped.wait()
         await self._finish()
         await self.processor.aclose()
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        self._tasks.pop(task, None)
+    def _fill(self) -> None:
+        """Start jobs from :attr:`ready` while slots are free; a finishing job starts the
+        next itself, so this runs only when the exchanger submits."""
+        self._poked = False  # first: a submit from now on schedules another fill
+        ready = self.ready
+        free = self.concurrency - len(self._tasks)
+        while free > 0 and ready and not self._stopping:
+            self._start(ready.popleft())
+            free -= 1
+
+    def _start(self, work: UnitOfWork) -> None:
+        run = _Running(work, time.time())
+        run.task = self._loop.create_task(self._one(run))  # type: ignore[union-attr]
+        self._tasks[run.task] = run
 
     async def _finish(self) -> None:
         running = set(self._tasks)
@@ -167,25 +190,28 @@ class LoopExecutor:
             log.warning("shutdown timeout: cancelling %d coroutine job(s) to requeue them",
                         len(late))
             # Before cancelling: their cancelled outcomes are dropped, not written.
-            self.abandoned = [self._tasks[task] for task in late if task in self._tasks]
+            self.abandoned = [self._tasks[task].work for task in late if task in self._tasks]
             for task in late:
                 task.cancel()
             await asyncio.wait(late, timeout=10.0)
 
-    async def _one(self, work: UnitOfWork, slots: asyncio.Semaphore) -> None:
+    async def _one(self, run: _Running) -> None:
+        work = run.work
         queue, raw = work
-        name = f"loop-{id(work):x}"
-        self.busy[name] = (queue, raw, time.time())
+        processor = self.processor
         try:
             while True:
                 try:
-                    outcome = await self.processor.aprocess(raw, queue)
+                    # aprocess inlined: one coroutine frame less on every resume of the job.
+                    loaded = processor.load(raw, queue)
+                    outcome = loaded if isinstance(loaded, Outcome) else await processor.arun(
+                        raw, queue, *loaded)
                     break
                 except redis.RedisError as e:
                     # A unique-lock call failed before the job ran: try it again later.
                     log.warning("redis error before running a job, will retry it: %s", e)
                     if self._stopping:
-                        self.ready.put(work)
+                        self.ready.append(work)
                         return
                     await asyncio.sleep(1.0)
                 except Exception as e:
@@ -195,11 +221,13 @@ class LoopExecutor:
                                       invalid_payload(raw, queue, error, self.settings.clock()),
                                       exc=error)
                     break
-            if not (outcome.status == "requeue" and work in self.abandoned):
+            if not (self.abandoned and outcome.status == "requeue" and work in self.abandoned):
                 self.exchanger.inbox.put(outcome)
         finally:
-            self.busy.pop(name, None)
-            slots.release()
+            self._tasks.pop(run.task, None)  # type: ignore[arg-type]
+            if self.ready and not self._stopping:
+                # This job's slot goes to the next at once, without a round through _fill.
+                self._start(self.ready.popleft())
 
 
 def busy_of(*executors: Any) -> dict[str, tuple[str, bytes, float]]:

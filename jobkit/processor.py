@@ -12,7 +12,7 @@ import base64
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,7 +20,15 @@ import redis
 
 from . import payload as pl
 from . import periodic_entries, registry, retry, scripts
-from .coroutines import cancelling, coroutine_chain, plain_chain, run_sync, settle
+from .coroutines import (
+    Layer,
+    cancelling,
+    coroutine_layers,
+    plain_chain,
+    run_sync,
+    settle,
+    wrap,
+)
 from .errors import PayloadError, UnknownJobError
 from .keys import Keys
 from .settings import Settings
@@ -135,6 +143,8 @@ class Processor:
         self.middleware = middleware
         self._unlock = connection.register_script(scripts.UNLOCK)
         self._async_redis: PerLoop[aredis.Redis] | None = None
+        # coroutine_layers(self.middleware), worked out again if the attribute is replaced.
+        self._layers: tuple[tuple[ServerMiddleware, ...], tuple[Layer, ...]] = ((), ())
 
     def release(self, lock: tuple[str, str]) -> None:
         """Release a unique lock if its owner still holds it."""
@@ -214,7 +224,12 @@ class Processor:
             return self._held_elsewhere(raw, queue, payload, job)
         started = time.perf_counter()
         try:
-            await self._aperform(job, payload)
+            if job.is_coroutine():
+                # Awaited here, not through helper coroutines: each frame between the task
+                # and the job is crossed again at every resume of the job.
+                await self._acall(self._instance(job, payload), payload, payload["args"])
+            else:
+                await asyncio.to_thread(self._perform, job, payload)
         except asyncio.CancelledError as e:
             if cancelling(unknown=True):
                 return self._cancelled(raw, queue, payload, job, started, mode, lock)
@@ -286,17 +301,17 @@ class Processor:
 
         plain_chain(self.middleware, instance, payload, call)()
 
-    async def _aperform(self, job: type[Job], payload: pl.Payload) -> None:
-        if job.is_coroutine():
-            await self._acall(self._instance(job, payload), payload, payload["args"])
-        else:
-            await asyncio.to_thread(self._perform, job, payload)
-
-    async def _acall(self, instance: Job, payload: pl.Payload, args: list[Any]) -> None:
-        async def call() -> None:
-            await settle(instance.perform(*args))
-
-        await coroutine_chain(self.middleware, instance, payload, call)()
+    def _acall(self, instance: Job, payload: pl.Payload, args: list[Any]) -> Awaitable[None]:
+        """The awaitable that runs ``instance`` through the middleware: its own ``perform``
+        coroutine when no middleware wraps coroutine jobs."""
+        middleware = self.middleware
+        if self._layers[0] is not middleware:
+            self._layers = (middleware, coroutine_layers(middleware))
+        layers = self._layers[1]
+        # is_coroutine(): perform is ``async def``, so calling it makes the coroutine to await.
+        if not layers:
+            return instance.perform(*args)  # type: ignore[no-any-return]
+        return wrap(layers, instance, payload, lambda: instance.perform(*args))()
 
     def _aredis(self) -> aredis.Redis:
         if self._async_redis is None:

@@ -39,11 +39,14 @@ class ServerMiddleware:
         """Call ``call_next()`` to run the job; exceptions propagate to the retry logic."""
         call_next()
 
-    async def aperform(
+    def aperform(
         self, job: Job, payload: Payload, call_next: Callable[[], Awaitable[None]]
-    ) -> None:
-        """Await ``call_next()`` to run the job; exceptions (and cancellation) propagate."""
-        await call_next()
+    ) -> Awaitable[None]:
+        """Await ``call_next()`` to run the job (define it ``async def``); exceptions (and
+        cancellation) propagate."""
+        # Not async itself: a plain function returning an awaitable is a valid hook too, and
+        # one that hands back call_next()'s adds no frame (JobLogger below WARNING does so).
+        return call_next()
 
 
 def overrides(mw: ServerMiddleware, hook: str) -> bool:

@@ -31,12 +31,16 @@ class JobLogger(ServerMiddleware):
         with self._logged(payload):
             call_next()
 
-    async def aperform(
+    def aperform(
         self, job: Job, payload: Payload, call_next: Callable[[], Awaitable[None]]
-    ) -> None:
+    ) -> Awaitable[None]:
+        # A plain function: at WARNING the job's own awaitable is returned, so this layer
+        # adds no coroutine frame for the loop to cross at every resume of the job.
         if not self.log.isEnabledFor(logging.INFO):
-            await call_next()
-            return
+            return call_next()
+        return self._alogged(payload, call_next)
+
+    async def _alogged(self, payload: Payload, call_next: Callable[[], Awaitable[None]]) -> None:
         with self._logged(payload):
             await call_next()
 

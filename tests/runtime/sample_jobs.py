@@ -52,3 +52,15 @@ class AppendJob(jobkit.Job):
             os.write(fd, f"{token}\n".encode())  # one write: lines never interleave
         finally:
             os.close(fd)
+
+
+class GcFreezeJob(jobkit.Job):
+    """Records how many objects the worker process froze out of the garbage collector."""
+
+    name = "sample.GcFreezeJob"
+
+    def perform(self) -> None:
+        import gc
+
+        r, key = _redis_key("frozen")
+        r.set(key, gc.get_freeze_count())  # type: ignore[attr-defined]

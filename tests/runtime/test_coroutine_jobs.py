@@ -500,3 +500,45 @@ def test_an_executor_can_decode_once_and_route_by_job_kind(settings: jobkit.Sett
     assert [o.status for o in outcomes] == ["done", "done"]
     assert cj.events == [("fetch", "routed", 1, True), ("plain", "threaded")]
     assert runner.held() == 0
+
+
+class Returning(jobkit.ServerMiddleware):
+    """An ``aperform`` that is a plain function handing back ``call_next()``'s awaitable."""
+
+    def __init__(self) -> None:
+        self.classes: list[str] = []
+
+    def aperform(self, job: jobkit.Job, payload: dict[str, Any],
+                 call_next: Callable[[], Awaitable[None]]) -> Awaitable[None]:
+        self.classes.append(payload["class"])
+        return call_next()
+
+
+def test_a_plain_aperform_returning_call_next_wraps_coroutine_jobs(
+    settings: jobkit.Settings, r: redis.Redis
+) -> None:
+    returning, async_only = Returning(), AsyncOnly()
+    Slow.perform_async()
+    cj.Flaky.perform_async(1)
+    runner = LoopRunner(settings, r, (returning, async_only))
+    outcomes = asyncio.run(runner.run_all(2))
+    assert sorted(o.status for o in outcomes) == ["done", "retry"]
+    assert sorted(returning.classes) == ["coro_test.Flaky", "coro_test.Slow"]
+    # The layer inside still ran around both (its "after" only where the job succeeded).
+    assert cj.events == ["slow"]
+    assert sorted(async_only.seen) == [("after", "coro_test.Slow"), ("before", "coro_test.Flaky"),
+                                       ("before", "coro_test.Slow")]
+
+
+def test_the_job_logger_logs_coroutine_jobs_on_the_loop_at_info_only(
+    settings: jobkit.Settings, r: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    jids = [Slow.perform_async(), Slow.perform_async()]
+    runner = LoopRunner(settings, r, (jobkit.JobLogger(),))
+    with caplog.at_level(logging.WARNING, logger="jobkit.job"):
+        assert [o.status for o in asyncio.run(runner.run_all(1))] == ["done"]
+    assert caplog.messages == [] and cj.events == ["slow"]
+    with caplog.at_level(logging.INFO, logger="jobkit.job"):
+        assert [o.status for o in asyncio.run(runner.run_all(1))] == ["done"]
+    assert caplog.messages[0] == f"coro_test.Slow JID-{jids[1]} start"
+    assert caplog.messages[1].startswith(f"coro_test.Slow JID-{jids[1]} done: ")

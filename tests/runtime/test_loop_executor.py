@@ -4,16 +4,23 @@ to ``async_concurrency`` at once; plain jobs still go to the threads; the class 
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 
 import jobkit
 from jobkit.cli import build_parser
 from jobkit.errors import ConfigError
-from jobkit.loop_executor import is_coroutine_job
+from jobkit.exchanger import Exchanger
+from jobkit.fetch import Fetcher
+from jobkit.keys import Keys
+from jobkit.loop_executor import LoopExecutor, busy_of, is_coroutine_job
+from jobkit.processor import Outcome, Processor
+from jobkit.work import UnitOfWork
 
 state = {"in_flight": 0, "most": 0, "all_at_once": 0}
 threads: set[str] = set()
@@ -46,6 +53,24 @@ class PlainJob(jobkit.Job):
             threads.add(threading.current_thread().name)
 
 
+gate = threading.Event()
+
+
+class Gated(jobkit.Job):
+    """Runs on the loop until the test opens ``gate``."""
+
+    name = "loop_test.Gated"
+
+    async def perform(self, n: int) -> None:
+        state["in_flight"] += 1
+        state["most"] = max(state["most"], state["in_flight"])
+        try:
+            while not gate.is_set():
+                await asyncio.sleep(0.002)
+        finally:
+            state["in_flight"] -= 1
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -58,6 +83,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
 def _reset() -> None:
     state.update(in_flight=0, most=0, all_at_once=0)
     threads.clear()
+    gate.clear()
 
 
 def test_coroutine_jobs_run_at_once_far_beyond_the_thread_count(
@@ -123,3 +149,64 @@ def test_the_worker_command_takes_async_concurrency() -> None:
     args = build_parser().parse_args(["worker", "--async-concurrency", "1000"])
     assert args.async_concurrency == 1000
     assert build_parser().parse_args(["worker"]).async_concurrency == 100
+
+
+class Inbox:
+    """Where the loop executor hands outcomes: the one part of the exchanger it uses."""
+
+    def __init__(self) -> None:
+        self.inbox: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+
+    def take(self, n: int) -> list[Outcome]:
+        return [self.inbox.get(timeout=20) for _ in range(n)]
+
+
+def gated_executor(settings: jobkit.Settings, n: int, *, concurrency: int
+                   ) -> tuple[LoopExecutor, Inbox, list[UnitOfWork]]:
+    Gated.perform_bulk([[i] for i in range(n)])
+    client = jobkit.get_client().redis
+    items = Fetcher(client, Keys(settings.namespace), "testhost:1:loop",
+                    [("default", 1)]).fetch(n)
+    assert len(items) == n
+    inbox = Inbox()
+    executor = LoopExecutor(Processor(settings, client), cast(Exchanger, inbox), settings,
+                            concurrency=concurrency)
+    executor.start()
+    return executor, inbox, items
+
+
+def test_jobs_handed_over_one_by_one_into_a_full_loop_all_run_within_the_bound(
+    settings: jobkit.Settings,
+) -> None:
+    executor, inbox, items = gated_executor(settings, 30, concurrency=3)
+    try:
+        for item in items:
+            executor.submit([item])
+        wait_for(lambda: state["in_flight"] == 3)
+        # The heartbeat sees the three running jobs; the rest wait their turn.
+        busy = busy_of(executor)
+        assert sorted(raw for _, raw, _ in busy.values()) == sorted(raw for _, raw in items[:3])
+        assert {queue_name for queue_name, _, _ in busy.values()} == {"default"}
+        assert len(executor.ready) == 27
+        gate.set()
+        outcomes = inbox.take(30)
+    finally:
+        executor.stop(time.monotonic() + 5)
+    assert sorted(o.raw for o in outcomes) == sorted(raw for _, raw in items)
+    assert {o.status for o in outcomes} == {"done"}
+    assert state["most"] == 3
+    assert busy_of(executor) == {} and executor.drain() == []
+
+
+def test_stop_cancels_the_running_jobs_at_the_deadline_and_leaves_the_rest_unstarted(
+    settings: jobkit.Settings,
+) -> None:
+    executor, inbox, items = gated_executor(settings, 5, concurrency=2)
+    executor.submit(items)
+    wait_for(lambda: state["in_flight"] == 2)
+    executor.stop(time.monotonic() + 0.2)
+    # The two running ones are abandoned for the worker to requeue (their cancelled
+    # outcomes are not handed back); the three others never started.
+    assert sorted(executor.abandoned) == sorted(items[:2])
+    assert sorted(executor.drain()) == sorted(items[2:])
+    assert inbox.inbox.empty() and state["in_flight"] == 0

@@ -23,7 +23,7 @@ from jobkit import supervisor as sup
 from jobkit.keys import Keys
 from tests.needs import require_cpus
 
-from .sample_jobs import RecordJob, SlowJob
+from .sample_jobs import GcFreezeJob, RecordJob, SlowJob
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,6 +111,20 @@ def test_sigterm_requeues_the_unfinished_job_and_exits_cleanly(
     wait_for(lambda: b"long" in _members(r, ns, "done"), 20, "the next worker to finish it")
     successor.send_signal(signal.SIGTERM)
     assert successor.wait(15) == 0
+
+
+def test_the_worker_process_freezes_its_startup_objects_out_of_the_collector(
+    real_settings: jobkit.Settings, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    r = jobkit.get_client().redis
+    key = f"{real_settings.namespace}:test:frozen"
+    GcFreezeJob.perform_async()
+    worker = spawn()
+    wait_for(lambda: r.get(key) is not None, 15, "the job to run")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    # The modules, the job classes and the worker itself: many thousands of objects.
+    assert int(r.get(key)) > 10_000
 
 
 def test_worker_heartbeat_is_visible_in_sidekiq_layout(
