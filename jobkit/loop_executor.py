@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import logging
 import threading
 import time
@@ -88,6 +89,8 @@ class LoopExecutor:
         #: ``extend`` and ``popleft`` are atomic, so neither side takes a lock).
         self.ready: collections.deque[UnitOfWork] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The loop's context as it started: every job's task is created in a copy of it.
+        self._context = contextvars.Context()
         self._stopped: asyncio.Event | None = None
         self._started = threading.Event()
         self._stopping = False
@@ -156,6 +159,7 @@ class LoopExecutor:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._context = contextvars.copy_context()
         self._stopped = asyncio.Event()
         self._started.set()
         if self._stopping:  # stop() came before the event existed
@@ -177,7 +181,11 @@ class LoopExecutor:
 
     def _start(self, work: UnitOfWork) -> None:
         run = _Running(work, time.time())
-        run.task = self._loop.create_task(self._one(run))  # type: ignore[union-attr]
+        # In the loop's own context, not in that of the job whose finish starts this one: a
+        # task copies the context it is created in, and each job's must be as clean as if it
+        # ran first.
+        run.task = self._context.run(self._loop.create_task,  # type: ignore[union-attr]
+                                     self._one(run))
         self._tasks[run.task] = run
 
     async def _finish(self) -> None:
@@ -226,7 +234,8 @@ class LoopExecutor:
         finally:
             self._tasks.pop(run.task, None)  # type: ignore[arg-type]
             if self.ready and not self._stopping:
-                # This job's slot goes to the next at once, without a round through _fill.
+                # This job's slot goes to the next at once, without a round through _fill (in
+                # the loop's context: see _start).
                 self._start(self.ready.popleft())
 
 

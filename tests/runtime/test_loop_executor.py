@@ -4,6 +4,7 @@ to ``async_concurrency`` at once; plain jobs still go to the threads; the class 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import threading
 import time
@@ -71,6 +72,21 @@ class Gated(jobkit.Job):
             state["in_flight"] -= 1
 
 
+tenant: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="none")
+seen_tenants: list[str] = []
+
+
+class SetsTenant(jobkit.Job):
+    """Records the context variable it finds, then sets it (and never resets it)."""
+
+    name = "loop_test.SetsTenant"
+
+    async def perform(self, n: int) -> None:
+        seen_tenants.append(tenant.get())
+        tenant.set(f"tenant-{n}")
+        await asyncio.sleep(0)
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -84,6 +100,7 @@ def _reset() -> None:
     state.update(in_flight=0, most=0, all_at_once=0)
     threads.clear()
     gate.clear()
+    seen_tenants.clear()
 
 
 def test_coroutine_jobs_run_at_once_far_beyond_the_thread_count(
@@ -210,3 +227,24 @@ def test_stop_cancels_the_running_jobs_at_the_deadline_and_leaves_the_rest_unsta
     assert sorted(executor.abandoned) == sorted(items[:2])
     assert sorted(executor.drain()) == sorted(items[2:])
     assert inbox.inbox.empty() and state["in_flight"] == 0
+
+
+def test_each_coroutine_job_starts_with_a_clean_context_as_in_a_task_of_its_own(
+    settings: jobkit.Settings,
+) -> None:
+    SetsTenant.perform_bulk([[i] for i in range(6)])
+    client = jobkit.get_client().redis
+    items = Fetcher(client, Keys(settings.namespace), "testhost:1:loop",
+                    [("default", 1)]).fetch(6)
+    inbox = Inbox()
+    # One slot: each job starts where the one before it ended.
+    executor = LoopExecutor(Processor(settings, client), cast(Exchanger, inbox), settings,
+                            concurrency=1)
+    executor.start()
+    try:
+        executor.submit(items)
+        outcomes = inbox.take(6)
+    finally:
+        executor.stop(time.monotonic() + 5)
+    assert {o.status for o in outcomes} == {"done"}
+    assert seen_tenants == ["none"] * 6
