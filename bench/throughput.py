@@ -427,7 +427,8 @@ def report(peers: list[Peer], workloads: list[str], rounds: int, quick: bool, ba
     print(f"jobkit benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
           f"{' (--quick)' if quick else ''}")
     print(f"Python {platform.python_version()}, Redis {server['redis_version']} at {base}, "
-          f"{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f}")
+          f"{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f}, "
+          f"nice {os.nice(0)} (inherited by Redis and every worker)")
     print(_versions(peers))
     print(f"median of {rounds} round(s) (min-max); systems interleaved, order rotated per round")
     for p in peers:

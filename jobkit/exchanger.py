@@ -83,7 +83,9 @@ class Exchanger:
         self._inflight = 0
         # Jobs fetched and not yet acknowledged, as a multiset: what our in-progress lists
         # should hold. Anything else found there (a fetch whose reply was lost) is taken up.
-        self._tracked: Counter[UnitOfWork] = Counter()
+        # Keyed by (queue, raw): a UnitOfWork is such a tuple, and a plain one is cheaper to
+        # build for every outcome released than the named tuple.
+        self._tracked: Counter[tuple[str, bytes]] = Counter()
         #: Jobs requeued at a shutdown timeout while running: their late outcomes are dropped.
         self.abandoned: set[bytes] = set()
         #: Mean job duration (exponentially weighted), for the adaptive prefetch.
@@ -182,9 +184,9 @@ class Exchanger:
 
     def reconcile(self) -> int:
         """Take up jobs in our in-progress lists that no thread knows about."""
-        held = Counter(UnitOfWork(q, raw) for q, raw in self.fetcher.held())
+        held = Counter(self.fetcher.held())
         with self._lock:
-            missing = [item for item, n in held.items()
+            missing = [UnitOfWork(*item) for item, n in held.items()
                        for _ in range(n - self._tracked.get(item, 0))]
         if missing:
             log.warning("taking up %d job(s) fetched by a call whose reply was lost",
@@ -204,7 +206,7 @@ class Exchanger:
             self._inflight -= len(batch)
             tracked = self._tracked
             for out in batch:
-                key = UnitOfWork(out.queue, out.raw)
+                key = (out.queue, out.raw)
                 left = tracked[key] - 1
                 if left > 0:
                     tracked[key] = left
@@ -362,6 +364,7 @@ class Exchanger:
         (at once when the executors run short of jobs, else after ``LINGER``), room to fetch
         into, a wake-up, or a stop."""
         get = self.inbox.get
+        abandoned = self.abandoned
         first_at: float | None = None
         while True:
             while True:  # everything already handed back, without waiting
@@ -369,7 +372,11 @@ class Exchanger:
                     item = get(block=False)
                 except queue_mod.Empty:
                     break
-                self._sort(item, pending, woken)
+                # Inlined for the common case, an outcome (one per job).
+                if type(item) is Outcome and item.raw not in abandoned:
+                    pending.append(item)
+                else:
+                    self._sort(item, pending, woken)
             if self._stop.is_set() or woken:
                 return
             now = time.monotonic()

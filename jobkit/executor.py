@@ -50,7 +50,9 @@ class ThreadExecutors:
         take = self.exchanger.ready.get
         hand_back = self.exchanger.inbox.put
         process = self.processor.process
-        while not self._stopping.is_set():
+        stopping = self._stopping.is_set
+        busy = self.busy
+        while not stopping():
             try:
                 work = take(timeout=0.2)
             except queue_mod.Empty:
@@ -58,17 +60,17 @@ class ThreadExecutors:
             if work is None:  # join() wakes the threads this way
                 return
             queue, raw = work
-            if self._stopping.is_set():
+            if stopping():
                 # Shutdown began while we waited: leave the job for stop() to requeue.
                 self.exchanger.ready.put(work)
                 return
-            self.busy[tid] = (queue, raw, time.time())
+            busy[tid] = (queue, raw, time.time())
             try:
                 outcome = process(raw, queue)
             except redis.RedisError as e:
                 # A unique-lock call failed before the job ran: try the job again later.
                 log.warning("redis error before running a job, will retry it: %s", e)
-                self.busy.pop(tid, None)
+                busy.pop(tid, None)
                 self.exchanger.ready.put(work)
                 self._stopping.wait(1.0)
                 continue
@@ -79,6 +81,6 @@ class ThreadExecutors:
                 outcome = Outcome(raw, queue, "invalid",
                                   invalid_payload(raw, queue, error, self.settings.clock()),
                                   exc=error)
-            self.busy.pop(tid, None)
+            busy.pop(tid, None)
             # Lock-free: the exchanger collects outcomes when it is ready for them.
             hand_back(outcome)

@@ -12,7 +12,7 @@ import redis
 from . import scripts
 from .errors import ConfigError
 from .keys import Keys
-from .work import UnitOfWork
+from .work import UnitOfWork, units
 
 QueueWeights = Sequence[tuple[str, int]]
 
@@ -122,8 +122,8 @@ class Fetcher:
         args += [self.member(name) for name in order]
         args += order
         flat = self._fetch(keys=keys, args=args + ack_args)
-        return [UnitOfWork(order[int(flat[i]) - 1], raw)
-                for i in range(0, len(flat), 2) for raw in reversed(flat[i + 1])]
+        return [work for i in range(0, len(flat), 2)
+                for work in units(order[int(flat[i]) - 1], reversed(flat[i + 1]))]
 
     def requeue(self, items: Sequence[tuple[str, bytes]]) -> int:
         """Put fetched but unfinished jobs back at the front of their queues, atomically;

@@ -296,7 +296,8 @@ class Processor:
 
         def call() -> None:
             result = instance.perform(*args)
-            if inspect.isawaitable(result):
+            # None first: the awaitable check goes through an ABC, on every job otherwise.
+            if result is not None and inspect.isawaitable(result):
                 run_sync(lambda: settle(result))
 
         plain_chain(self.middleware, instance, payload, call)()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 
@@ -14,3 +15,10 @@ class UnitOfWork(NamedTuple):
 
     queue: str
     raw: bytes
+
+
+def units(queue: str, raws: Iterable[bytes]) -> list[UnitOfWork]:
+    """``UnitOfWork(queue, raw)`` for each of ``raws``, built without the named tuple's
+    Python-level ``__new__``: a fetch makes one per job."""
+    new = tuple.__new__
+    return [new(UnitOfWork, (queue, raw)) for raw in raws]
