@@ -165,12 +165,20 @@ class Bench:
     def run_child(self, peer: Peer, spec: dict[str, Any]) -> dict[str, Any]:
         python = getattr(peer.module, "PYTHON", None) or sys.executable
         spec = {"module": peer.module.__name__.rsplit(".", 1)[1], **spec}
-        out = subprocess.run([python, str(Path(__file__).resolve()), "--child",
-                              json.dumps(spec)], cwd=ROOT, env=self.env(peer),
-                             capture_output=True, text=True, check=False, timeout=900)
-        if out.returncode != 0:
-            raise RuntimeError(f"{peer.key} {spec} failed:\n{out.stderr[-2000:]}")
-        reply: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        # A session of its own, at the runner's nice, as the workers (harness.share_nice).
+        proc = subprocess.Popen([python, str(Path(__file__).resolve()), "--child",
+                                 json.dumps(spec)], cwd=ROOT, env=self.env(peer),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        harness.share_nice(proc.pid)
+        try:
+            stdout, stderr = proc.communicate(timeout=900)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        if proc.returncode != 0:
+            raise RuntimeError(f"{peer.key} {spec} failed:\n{stderr[-2000:]}")
+        reply: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
         return reply
 
     def workers(self, peer: Peer, workload: str) -> harness.Workers:
@@ -428,7 +436,7 @@ def report(peers: list[Peer], workloads: list[str], rounds: int, quick: bool, ba
           f"{' (--quick)' if quick else ''}")
     print(f"Python {platform.python_version()}, Redis {server['redis_version']} at {base}, "
           f"{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f}, "
-          f"nice {os.nice(0)} (inherited by Redis and every worker)")
+          f"nice {os.nice(0)} (Redis, workers and children too, autogroups included)")
     print(_versions(peers))
     print(f"median of {rounds} round(s) (min-max); systems interleaved, order rotated per round")
     for p in peers:
