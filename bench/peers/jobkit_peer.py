@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 
 import redis
@@ -66,6 +68,8 @@ def worker_command(url: str, workload: str = "noop") -> tuple[list[str], dict[st
             "-c", str(CONCURRENCY if w.coroutine else w.concurrency), "--log-level", "WARNING"]
     if w.coroutine:
         argv += ["--async-concurrency", str(w.concurrency)]
+    # e.g. BENCH_JOBKIT_ARGS="--cpu 1": the same worker pinned, to compare in one run.
+    argv += shlex.split(os.environ.get("BENCH_JOBKIT_ARGS", ""))
     return argv, {"JOBKIT_REDIS_URL": url, "JOBKIT_NAMESPACE": NAMESPACE}
 
 
