@@ -42,13 +42,18 @@ class _Walker:
         # Inside a `try` whose handlers catch SMTP errors: the handler reports the send's
         # outcome to the user (a "send a test e-mail" endpoint), so the wait is the point.
         self.smtp_try_depth = 0
+        # The nodes being visited, outermost first; an enqueue keeps a copy.
+        self.path: list[cst.CSTNode] = []
 
     def visit(self, node: cst.CSTNode) -> None:
+        path = self.path
+        path.append(node)
         handler = _HANDLERS.get(type(node))
         if handler is None:
             self.children(node)
         else:
             handler(self, node)
+        path.pop()
 
     def children(self, node: cst.CSTNode) -> None:
         # The hottest loop of the linter: inlined field access, exact type checks, no
@@ -122,7 +127,8 @@ class _Walker:
         if node.returns is not None:
             self.visit(node.returns)
         method_of = self.class_stack[-1] if self.in_class_body and self.class_stack else None
-        scope = Scope(parent=self.scope, class_name=method_of[0] if method_of else None)
+        scope = Scope(parent=self.scope, class_name=method_of[0] if method_of else None,
+                      opened=self.seq)
         for param in (*node.params.posonly_params, *node.params.params,
                       *node.params.kwonly_params):
             scope.params[param.name.value] = (
@@ -249,6 +255,7 @@ class _Walker:
             self.visit(node.finalbody)
 
     def for_loop(self, node: cst.For) -> None:
+        self.facts.for_seqs[id(node)] = self.seq
         if isinstance(node.target, cst.Name):
             self.scope.loops[node.target.value] = node.iter
         self.children(node)
@@ -272,7 +279,7 @@ class _Walker:
             self.seq += 1
             facts.enqueues.append(Enqueue(
                 node, site.framework, site.job, site.args, self.scope, in_tx,
-                self.on_commit_depth > 0 or site.on_commit, self.seq,
+                self.on_commit_depth > 0 or site.on_commit, self.seq, tuple(self.path),
             ))
         elif self.scope.handler and not self.smtp_try_depth and self.is_email(node):
             facts.emails.append((node, self.scope))

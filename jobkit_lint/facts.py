@@ -43,6 +43,9 @@ class Scope:
     loops: dict[str, cst.BaseExpression] = field(default_factory=dict)
     transactional: bool = False
     handler: bool = False
+    # The module's binding count when this function was entered: the enclosing scope's
+    # bindings up to it are the ones visible here.
+    opened: int = 0
 
     def bind(self, name: str, value: cst.BaseExpression, seq: int = 0) -> None:
         """Record an assignment `name = value`, the `seq`-th binding of the module."""
@@ -73,6 +76,9 @@ class Enqueue:
     in_transaction: bool
     on_commit: bool
     seq: int = 0
+    # The nodes the walk passed through from the module down to the call, outermost first:
+    # rules that depend on what encloses a call read it instead of walking the tree again.
+    path: tuple[cst.CSTNode, ...] = ()
 
 
 @dataclass
@@ -88,3 +94,6 @@ class FileFacts:
     emails: list[tuple[cst.Call, Scope]] = field(default_factory=list)
     ordinals: dict[int, tuple[str, int]] = field(default_factory=dict)
     own_jobs: dict[str, str] = field(default_factory=dict)
+    # The module's binding count at each `for` statement (by node id): the bindings a loop
+    # sees are the ones numbered up to it.
+    for_seqs: dict[int, int] = field(default_factory=dict)

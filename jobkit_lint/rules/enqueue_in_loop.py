@@ -11,9 +11,9 @@ from jobkit_lint.rule import (
     Enqueue,
     FileFacts,
     Rule,
+    Scope,
     Violation,
     iter_body_nodes,
-    iter_children,
 )
 
 # Only sends that a bulk call replaces; scheduling variants have no bulk form.
@@ -31,7 +31,7 @@ _BULK = {
     ("rq", "delay"): "`queue.enqueue_many([Queue.prepare_data(...), ...])` sends them in one "
                      "pipeline",
 }
-_LOOPS = (cst.For, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _SCOPES = (cst.FunctionDef, cst.ClassDef)
 _EXITS = (cst.Break, cst.Return, cst.Raise)
 _SMALL = 10  # a loop over a literal of at most this many items is not worth a bulk call
@@ -101,60 +101,69 @@ def _flush_test(test: cst.BaseExpression) -> bool:
     )
 
 
-class _LoopFinder:
-    """Finds which of a set of calls run once per iteration of a loop."""
+def _bound_literal(scope: Scope | None, name: str, upto: int) -> cst.BaseExpression | None:
+    """The non-empty literal `name` holds at binding number `upto`, if its last binding by
+    then is one: `items = []` is filled before the loop. A function sees the enclosing
+    scope's bindings made before it was entered (`STREAMS = {...}` at module level)."""
+    while scope is not None:
+        seqs = scope.seqs.get(name, [])
+        earlier = [i for i, seq in enumerate(seqs) if seq <= upto]
+        if earlier:
+            value = scope.env[name][earlier[-1]]
+            if isinstance(value, cst.List | cst.Tuple | cst.Set | cst.Dict) and value.elements:
+                return value
+            return None
+        upto = scope.opened
+        scope = scope.parent
+    return None
 
-    def __init__(self, calls: set[int]) -> None:
-        self.calls = calls
-        self.in_loop: set[int] = set()
-        self.literals: dict[str, cst.BaseExpression] = {}
 
-    def walk(self, node: cst.CSTNode, looping: bool) -> None:
-        for child in iter_children(node):
-            if isinstance(child, _SCOPES):
-                # Module-level literals (`STREAMS = {...}`) stay visible inside functions.
-                outer, self.literals = self.literals, dict(self.literals)
-                self.walk(child, False)
-                self.literals = outer
-            elif isinstance(child, cst.For):
-                self.walk(child.iter, looping)
-                repeats = not (
-                    _small_literal(child.iter, self.literals) or _exits(child.body)
+def _in_loop(facts: FileFacts, enqueue: Enqueue) -> bool:
+    """Whether the call runs once per iteration of a loop, read down the path the analysis
+    walked to it: a def or class starts afresh, a repeating `for` body or a comprehension
+    loops, and a block that exits the loop or an accumulate-and-flush `if` body runs once."""
+    path = enqueue.path
+    # A call the analysis built (`partial(task.delay, x)` read as `task.delay(x)`) is no
+    # node of the tree.
+    if not path or path[-1] is not enqueue.call:
+        return False
+    looping = False
+    last = len(path) - 1
+    i = 0
+    while i < last:
+        child = path[i + 1]
+        after = path[i + 2] if i + 2 <= last else None
+        if isinstance(child, _SCOPES):
+            looping = False
+        elif isinstance(child, cst.For):
+            if after is child.body:
+                literals: dict[str, cst.BaseExpression] = {}
+                if isinstance(child.iter, cst.Name):
+                    upto = facts.for_seqs.get(id(child), 0)
+                    value = _bound_literal(enqueue.scope, child.iter.value, upto)
+                    if value is not None:
+                        literals[child.iter.value] = value
+                looping = looping or not (
+                    _small_literal(child.iter, literals) or _exits(child.body)
                     or _batched_loop(child)
                 )
-                self.walk(child.body, looping or repeats)
-                if child.orelse is not None:
-                    self.walk(child.orelse, looping)
-            elif isinstance(child, _LOOPS):
-                self.walk(child, True)
-            elif isinstance(child, cst.BaseSuite) and looping and _exits(child):
-                self.walk(child, False)
-            elif isinstance(child, cst.If) and looping and _flush_test(child.test):
-                self.walk(child.test, looping)
-                self.walk(child.body, False)
-                if child.orelse is not None:
-                    self.walk(child.orelse, looping)
-            else:
-                if isinstance(child, cst.Assign | cst.AnnAssign):
-                    self.bind(child)
-                if looping and id(child) in self.calls:
-                    self.in_loop.add(id(child))
-                self.walk(child, looping)
-
-
-    def bind(self, node: cst.Assign | cst.AnnAssign) -> None:
-        # Only a non-empty literal bound once counts: `items = []` is filled before the loop.
-        value = node.value
-        literal = isinstance(value, cst.List | cst.Tuple | cst.Set | cst.Dict) and value.elements
-        targets = (
-            [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-        )
-        for target in targets:
-            if isinstance(target, cst.Name):
-                if literal and value is not None:
-                    self.literals[target.value] = value
-                else:
-                    self.literals.pop(target.value, None)
+            elif after is None or (after is not child.iter and after is not child.orelse):
+                return False  # the loop target: no call there is one per iteration
+            i += 2
+            continue
+        elif isinstance(child, _COMPREHENSIONS):
+            looping = True
+        elif looping and isinstance(child, cst.BaseSuite) and _exits(child):
+            looping = False
+        elif looping and isinstance(child, cst.If) and _flush_test(child.test):
+            if after is child.body:
+                looping = False
+            i += 2
+            continue
+        elif i + 1 == last:
+            return looping
+        i += 1
+    return False
 
 
 def _canvas(facts: FileFacts, receiver: cst.BaseExpression) -> bool:
@@ -268,12 +277,8 @@ def resize_all(queue: Queue, images):
                 continue
             if advice:
                 candidates[id(enqueue.call)] = (enqueue, advice)
-        if not candidates:
-            return
-        finder = _LoopFinder(set(candidates))
-        finder.walk(facts.module, False)
-        for call_id, (enqueue, advice) in candidates.items():
-            if call_id in finder.in_loop:
+        for enqueue, advice in candidates.values():
+            if _in_loop(facts, enqueue):
                 func = enqueue.call.func
                 assert isinstance(func, cst.Attribute)
                 job = facts.module.code_for_node(func.value)
