@@ -14,19 +14,22 @@ from collections.abc import Set as AbstractSet
 
 __all__ = ["may_define", "may_lint", "may_suppress", "mentions_job", "names_pattern"]
 
+# Each marker is searched on its own terms: one alternation that mixes literal-led branches
+# with `\b`-led ones makes the regex engine try every branch at every character (five times
+# slower on Django's source than these three searches together), while an alternation of
+# literal-led branches only stops where a branch's first character occurs.
 _DEFINES = re.compile(
     r"jobkit|celery|shared_task|\.task\b|dramatiq|huey|GenericActor|declarative_base"
-    r"|django\.tasks|django_tasks|\brq\b|django_rq|TASK_SERIALIZER|task_serializer"
-    r"|\barq\b|\bsaq\b|taskiq"
-    r"|SQLAlchemy\(|^class\s+\w+\s*\([^)]*(?:Model|Base)\b",
-    re.MULTILINE,
+    r"|django\.tasks|django_tasks|django_rq|TASK_SERIALIZER|task_serializer|taskiq|SQLAlchemy\("
 )
+_MODEL_CLASS = re.compile(r"^class\s+\w+\s*\([^)]*(?:Model|Base)\b", re.MULTILINE)
+_DEFINE_WORDS = re.compile(r"\b(?:rq|arq|saq)\b")
 _ENQUEUES = re.compile(
     r"jobkit|perform_(?:async|in|at|bulk)|\.delay\b|delay_on_commit|apply_async|\.si?\("
     r"|\.signature\(|send_task"
-    r"|enqueue|dramatiq|send_with_options|huey|celery|shared_task|\.task\b"
-    r"|\barq\b|\bsaq\b|taskiq"
+    r"|enqueue|dramatiq|send_with_options|huey|celery|shared_task|\.task\b|taskiq"
 )
+_ENQUEUE_WORDS = re.compile(r"\b(?:arq|saq)\b")
 _EMAIL = re.compile(
     r"send_mail|send_mass_mail|mail_admins|mail_managers|EmailMessage|EmailMultiAlternatives"
     r"|smtplib|mail\.send|email_user"
@@ -42,7 +45,12 @@ def may_define(text: str, extra: re.Pattern[str] | None = None) -> bool:
     `extra` matches the configured `model-base-classes`, whose names the built-in markers
     cannot know.
     """
-    return _DEFINES.search(text) is not None or (extra is not None and bool(extra.search(text)))
+    if _DEFINES.search(text) or _MODEL_CLASS.search(text):
+        return True
+    # `in` finds a literal far faster than a `\b`-led pattern searches: it goes first.
+    if ("rq" in text or "saq" in text) and _DEFINE_WORDS.search(text):
+        return True
+    return extra is not None and bool(extra.search(text))
 
 
 def names_pattern(qualified_names: Iterable[str]) -> re.Pattern[str] | None:
@@ -58,6 +66,8 @@ def may_lint(text: str, job_names: AbstractSet[str] = frozenset()) -> bool:
     framework, so it is kept when it mentions the name of a job defined anywhere in the tree.
     """
     if _ENQUEUES.search(text) or (_EMAIL.search(text) and _HANDLER.search(text)):
+        return True
+    if ("arq" in text or "saq" in text) and _ENQUEUE_WORDS.search(text):
         return True
     return mentions_job(text, job_names)
 
