@@ -167,11 +167,11 @@ class _Walker:
             return method_of[2] and not node.name.value.startswith("_")
         for decorator in node.decorators:
             expr = decorator.decorator
-            if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            if type(expr) is cst.Call and type(expr.func) is cst.Attribute:
                 first = expr.args[0].value if expr.args else None
-                if expr.func.attr.value in _ROUTE_ATTRS and isinstance(first, cst.SimpleString):
+                if expr.func.attr.value in _ROUTE_ATTRS and type(first) is cst.SimpleString:
                     return True
-            name = dotted_name(expr.func if isinstance(expr, cst.Call) else expr) or ""
+            name = dotted_name(expr.func if type(expr) is cst.Call else expr) or ""
             if name.rsplit(".", 1)[-1] == "api_view":
                 return True
         params = node.params.params
@@ -179,7 +179,7 @@ class _Walker:
 
     def is_atomic(self, expr: cst.BaseExpression) -> bool:
         """A transaction opened by `expr` (a `with` item or a decorator) that may write."""
-        callee = expr.func if isinstance(expr, cst.Call) else expr
+        callee = expr.func if type(expr) is cst.Call else expr
         name = self.facts.resolver.qualify(callee) or ""
         last = name.rsplit(".", 1)[-1]
         lowered = last.lower()
@@ -190,19 +190,19 @@ class _Walker:
         ):
             return not self.read_only(expr)
         # SQLAlchemy: `with session.begin():` / `with db.session.begin_nested():`.
-        return isinstance(expr, cst.Call) and isinstance(callee, cst.Attribute) and (
+        return type(expr) is cst.Call and type(callee) is cst.Attribute and (
             callee.attr.value in {"begin", "begin_nested"}
         )
 
     def read_only(self, expr: cst.BaseExpression) -> bool:
         # `transaction.atomic(using=replica)`: a read-only snapshot cannot commit anything a
         # job could read too early.
-        if not isinstance(expr, cst.Call):
+        if type(expr) is not cst.Call:
             return False
         using = [a.value for a in expr.args if a.keyword and a.keyword.value == "using"]
         using = using or [a.value for a in expr.args[:1] if a.keyword is None]
         for value in using:
-            if isinstance(value, cst.SimpleString):
+            if type(value) is cst.SimpleString:
                 text = str(value.evaluated_value)
             else:
                 text = dotted_name(value) or self.facts.module.code_for_node(value)
@@ -216,7 +216,7 @@ class _Walker:
         for item in node.items:
             self.visit(item.item)
             atomic = atomic or self.is_atomic(item.item)
-            if item.asname is not None and isinstance(item.asname.name, cst.Name):
+            if item.asname is not None and type(item.asname.name) is cst.Name:
                 self.bind(item.asname.name.value, item.item)
         self.atomic_depth += atomic
         self.visit(node.body)
@@ -230,18 +230,18 @@ class _Walker:
         # The value is evaluated before the name is bound: `x = f(x)` reads the old `x`.
         self.children(node)
         for target in node.targets:
-            if isinstance(target.target, cst.Name):
+            if type(target.target) is cst.Name:
                 self.bind(target.target.value, node.value)
 
     def ann_assign(self, node: cst.AnnAssign) -> None:
         self.children(node)
-        if isinstance(node.target, cst.Name) and node.value is not None:
+        if type(node.target) is cst.Name and node.value is not None:
             self.bind(node.target.value, node.value)
 
     def try_block(self, node: cst.Try) -> None:
         smtp = any(
             any("SMTP" in name or name.endswith("BadHeaderError") for name in _caught(handler))
-            and any(isinstance(n, cst.Return) for n in iter_body_nodes(handler.body))
+            and any(type(n) is cst.Return for n in iter_body_nodes(handler.body))
             for handler in node.handlers
         )
         self.smtp_try_depth += smtp
@@ -256,7 +256,7 @@ class _Walker:
 
     def for_loop(self, node: cst.For) -> None:
         self.facts.for_seqs[id(node)] = self.seq
-        if isinstance(node.target, cst.Name):
+        if type(node.target) is cst.Name:
             self.scope.loops[node.target.value] = node.iter
         self.children(node)
 
@@ -301,23 +301,23 @@ class _Walker:
         last = qualified.rsplit(".", 1)[-1]
         if last in _EMAIL_FUNCS:
             return True
-        if not isinstance(func, cst.Attribute):
+        if type(func) is not cst.Attribute:
             return False
         receiver = func.value
         if func.attr.value == "email_user":
             return True
         if func.attr.value not in {"send", "send_message", "sendmail"}:
             return False
-        if isinstance(receiver, cst.Call):
+        if type(receiver) is cst.Call:
             # `smtplib.SMTP(host)` itself only connects: the send is the one finding.
             created = self.facts.resolver.qualify(receiver.func) or ""
             return created.rsplit(".", 1)[-1] in _EMAIL_CLASSES | {"SMTP", "SMTP_SSL"}
-        if isinstance(receiver, cst.Name):
+        if type(receiver) is cst.Name:
             if receiver.value == "mail":
                 return True
             bound = self.scope.env.get(receiver.value, [])
             return any(
-                isinstance(v, cst.Call)
+                type(v) is cst.Call
                 and (self.facts.resolver.qualify(v.func) or "").rsplit(".", 1)[-1]
                 in _EMAIL_CLASSES | {"SMTP", "SMTP_SSL"}
                 for v in bound
@@ -329,7 +329,7 @@ def _caught(handler: cst.ExceptHandler) -> list[str]:
     kind = handler.type
     if kind is None:
         return []
-    exprs = [e.value for e in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    exprs = [e.value for e in kind.elements] if type(kind) is cst.Tuple else [kind]
     return [dotted_name(e) or "" for e in exprs]
 
 

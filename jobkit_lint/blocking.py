@@ -60,12 +60,12 @@ def local_bindings(nodes: Sequence[cst.CSTNode]) -> dict[str, list[cst.BaseExpre
     """Local names bound by `name = value` and `with value as name`."""
     bound: dict[str, list[cst.BaseExpression]] = {}
     for node in nodes:
-        if isinstance(node, cst.Assign):
+        if type(node) is cst.Assign:
             for target in node.targets:
-                if isinstance(target.target, cst.Name):
+                if type(target.target) is cst.Name:
                     bound.setdefault(target.target.value, []).append(node.value)
-        elif (isinstance(node, cst.WithItem) and node.asname is not None
-              and isinstance(node.asname.name, cst.Name)):
+        elif (type(node) is cst.WithItem and node.asname is not None
+              and type(node.asname.name) is cst.Name):
             bound.setdefault(node.asname.name.value, []).append(node.item)
     return bound
 
@@ -78,15 +78,15 @@ def blocking_advice(
     qualified = facts.resolver.qualify(call.func) or ""
     if qualified in _BLOCKING:
         return _BLOCKING[qualified]
-    if not isinstance(call.func, cst.Attribute) or call.func.attr.value in _LOCAL_METHODS:
+    if type(call.func) is not cst.Attribute or call.func.attr.value in _LOCAL_METHODS:
         return None
     receiver = call.func.value
     values: list[cst.BaseExpression] = [receiver]
-    if isinstance(receiver, cst.Name):
+    if type(receiver) is cst.Name:
         values = local.get(receiver.value) or facts.module_scope.env.get(receiver.value, [])
     kinds = {
         _SYNC_CLIENTS.get(facts.resolver.qualify(v.func) or "")
-        if isinstance(v, cst.Call) else None
+        if type(v) is cst.Call else None
         for v in values
     }
     # Every binding must be a sync client: a name also bound to an async one is unknown.

@@ -221,10 +221,10 @@ def _fix_module(
 def _using(facts: FileFacts, expr: cst.BaseExpression) -> str | bool | None:
     """The `using=` of a Django atomic (None for the default database); False when the
     context is not Django's `atomic` at all."""
-    callee = expr.func if isinstance(expr, cst.Call) else expr
+    callee = expr.func if type(expr) is cst.Call else expr
     if facts.resolver.qualify(callee) != _ATOMIC:
         return False
-    if not isinstance(expr, cst.Call):
+    if type(expr) is not cst.Call:
         return None
     using = next((a.value for a in expr.args if a.keyword and a.keyword.value == "using"), None)
     if using is None and expr.args and expr.args[0].keyword is None:
@@ -280,7 +280,7 @@ class _Rewriter(cst.CSTTransformer):
 
     def leave_Expr(self, original_node: cst.Expr, updated_node: cst.Expr) -> cst.Expr:
         planned = self.plan.enqueues.pop(id(original_node.value), None)
-        if planned is None or not isinstance(updated_node.value, cst.Call):
+        if planned is None or type(updated_node.value) is not cst.Call:
             return updated_node
         enqueue, finding = planned
         transactions = [t for block in self.frames[-1] for t in block]
@@ -309,7 +309,7 @@ class _Rewriter(cst.CSTTransformer):
         resolver = self.facts.resolver
         if (
             using is None and self.project.celery_on_commit
-            and isinstance(func, cst.Attribute) and func.attr.value in _ON_COMMIT_METHODS
+            and type(func) is cst.Attribute and func.attr.value in _ON_COMMIT_METHODS
             and self._plain_celery_task(enqueue)
         ):
             method = _ON_COMMIT_METHODS[func.attr.value]
@@ -324,7 +324,7 @@ class _Rewriter(cst.CSTTransformer):
         # The original arguments keep their commas, line breaks and comments; the callee
         # moves in front of them, taking the whitespace that followed the parenthesis.
         after = call.whitespace_before_args
-        if isinstance(after, cst.SimpleWhitespace) and not after.value:
+        if type(after) is cst.SimpleWhitespace and not after.value:
             after = cst.SimpleWhitespace(" ")
         first = cst.Arg(func, comma=cst.Comma(whitespace_after=after))
         if not call.args:
@@ -362,6 +362,6 @@ def _bound(scope: Scope | None, name: str) -> bool:
 
 def _atomic_like(facts: FileFacts, expr: cst.BaseExpression) -> bool:
     """Other transaction managers (SQLAlchemy `begin()`, wrappers named like atomic)."""
-    callee = expr.func if isinstance(expr, cst.Call) else expr
+    callee = expr.func if type(expr) is cst.Call else expr
     name = (facts.resolver.qualify(callee) or "").rsplit(".", 1)[-1].lower()
     return "atomic" in name or "transaction" in name or name in {"begin", "begin_nested"}

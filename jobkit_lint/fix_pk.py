@@ -27,7 +27,7 @@ def pk_blocker(
 ) -> str | None:
     """Why `value` cannot become `value.pk`, or None when it can; `django` says the project
     uses Django (for annotated parameters and `self`, where no `.objects` look-up shows it)."""
-    if enqueue is None or not isinstance(value, cst.Name):
+    if enqueue is None or type(value) is not cst.Name:
         return "only a plain name can be rewritten"
     signature = facts.index.signature(enqueue.job)
     if signature is None:
@@ -52,7 +52,7 @@ def _parameter(
     ):
         params = params[1:]
     call = enqueue.call
-    method = call.func.attr.value if isinstance(call.func, cst.Attribute) else ""
+    method = call.func.attr.value if type(call.func) is cst.Attribute else ""
     slots: Iterator[tuple[int | str, cst.BaseExpression]]
     if method in {"apply_async", "signature", "send_with_options"}:
         slots = _packed_slots(call)
@@ -87,12 +87,12 @@ def _packed_slots(call: cst.Call) -> Iterator[tuple[int | str, cst.BaseExpressio
     kwargs = named.get("kwargs", positional[1] if len(positional) > 1 else None)
     if isinstance(args, cst.List | cst.Tuple):
         for i, element in enumerate(args.elements):
-            if isinstance(element, cst.StarredElement):
+            if type(element) is cst.StarredElement:
                 return
             yield i, element.value
-    if isinstance(kwargs, cst.Dict):
+    if type(kwargs) is cst.Dict:
         for item in kwargs.elements:
-            if isinstance(item, cst.DictElement) and isinstance(item.key, cst.SimpleString):
+            if type(item) is cst.DictElement and type(item.key) is cst.SimpleString:
                 key = item.key.evaluated_value
                 if isinstance(key, str):
                     yield key, item.value
@@ -120,24 +120,24 @@ def _django_instance(facts: FileFacts, scope: Scope, name: str, *, django: bool)
 
 
 def _instance_lookup(facts: FileFacts, expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.Await):
+    if type(expr) is cst.Await:
         expr = expr.expression
-    if not isinstance(expr, cst.Call):
+    if type(expr) is not cst.Call:
         return False
     qualified = facts.resolver.qualify(expr.func) or ""
     if qualified == "django.shortcuts.get_object_or_404":
         return True
     func = expr.func
     return (
-        isinstance(func, cst.Attribute) and func.attr.value in _INSTANCE_LOOKUPS
+        type(func) is cst.Attribute and func.attr.value in _INSTANCE_LOOKUPS
         and _queryset(func.value)
     )
 
 
 def _queryset(expr: cst.BaseExpression) -> bool:
     """`Model.objects` and chains of queryset methods on it (`.filter(...).all()`)."""
-    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+    while type(expr) is cst.Call and type(expr.func) is cst.Attribute:
         if expr.func.attr.value not in _QUERYSET_METHODS:
             return False
         expr = expr.func.value
-    return isinstance(expr, cst.Attribute) and expr.attr.value == "objects"
+    return type(expr) is cst.Attribute and expr.attr.value == "objects"

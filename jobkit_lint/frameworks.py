@@ -62,8 +62,8 @@ def _named(call: cst.Call, *names: tuple[str, int | None]) -> list[cst.BaseExpre
 def _strip_options(receiver: cst.BaseExpression) -> cst.BaseExpression:
     # `MyJob.set(queue="low").perform_async(...)`: the job is the receiver of `.set(...)`.
     while (
-        isinstance(receiver, cst.Call)
-        and isinstance(receiver.func, cst.Attribute)
+        type(receiver) is cst.Call
+        and type(receiver.func) is cst.Attribute
         and receiver.func.attr.value in {"set", "options", "using"}
     ):
         receiver = receiver.func.value
@@ -75,7 +75,7 @@ def recognize_enqueue(
 ) -> EnqueueSite | None:
     """The enqueue this call performs, or None when it is not an enqueue."""
     func = call.func
-    if not isinstance(func, cst.Attribute):
+    if type(func) is not cst.Attribute:
         job = resolver.qualify(func)
         if index.job_framework(job) == "huey":
             return EnqueueSite("huey", job, tuple(_positional(call) + _keywords(call)))
@@ -100,7 +100,7 @@ def recognize_enqueue(
     if method == "send_task":
         # `app.send_task("billing.charge", args=[...], kwargs={...})`: the job by name.
         first = call.args[0].value if call.args else None
-        name = first.evaluated_value if isinstance(first, cst.SimpleString) else None
+        name = first.evaluated_value if type(first) is cst.SimpleString else None
         args = tuple(_named(call, ("args", 1), ("kwargs", 2)))
         return EnqueueSite("celery", name if isinstance(name, str) else None, args)
     if method in {"s", "si"} and known == "celery":

@@ -121,7 +121,7 @@ def _parts(node: cst.CSTNode) -> list[cst.CSTNode]:
     if isinstance(node, _DEFS):
         parts: list[cst.CSTNode] = [node, node.name, *node.decorators]
         body = node.body
-        if isinstance(body, cst.IndentedBlock) and body.body:
+        if type(body) is cst.IndentedBlock and body.body:
             parts.append(body.body[0])
         return parts
     return [node]

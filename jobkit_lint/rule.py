@@ -49,13 +49,13 @@ def job_code(
     one's nodes and the helper's name, so a message can say where the call is."""
     functions = {
         stmt.name.value: stmt for stmt in facts.module.body
-        if isinstance(stmt, cst.FunctionDef) and stmt is not job.node
+        if type(stmt) is cst.FunctionDef and stmt is not job.node
     }
     methods: dict[str, cst.FunctionDef] = {}
-    if isinstance(job.node, cst.ClassDef) and isinstance(job.node.body, cst.IndentedBlock):
+    if type(job.node) is cst.ClassDef and type(job.node.body) is cst.IndentedBlock:
         methods = {
             stmt.name.value: stmt for stmt in job.node.body.body
-            if isinstance(stmt, cst.FunctionDef) and stmt not in job.bodies
+            if type(stmt) is cst.FunctionDef and stmt not in job.bodies
         }
     jobs = {j.node.name.value for j in facts.jobs}
     seen: set[str] = set()
@@ -63,14 +63,14 @@ def job_code(
         nodes = job.body_nodes(body)
         yield body, nodes, None
         for node in nodes:
-            if not isinstance(node, cst.Call):
+            if type(node) is not cst.Call:
                 continue
             func = node.func
             helper, label = None, ""
-            if isinstance(func, cst.Name) and func.value not in jobs:
+            if type(func) is cst.Name and func.value not in jobs:
                 helper, label = functions.get(func.value), func.value
             elif (
-                isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
+                type(func) is cst.Attribute and type(func.value) is cst.Name
                 and func.value.value == "self"
             ):
                 helper, label = methods.get(func.attr.value), f"self.{func.attr.value}"

@@ -23,13 +23,13 @@ def signature_of(node: cst.FunctionDef, *, skip_first: bool) -> dict[str, Any]:
              p.default is not None]
             for p in positional
         ],
-        "varargs": isinstance(params.star_arg, cst.Param),
+        "varargs": type(params.star_arg) is cst.Param,
         "kwonly_required": any(p.default is None for p in params.kwonly_params),
         # A decorated `perform` (staticmethod, a wrapper) may not take what it declares.
         "decorated": skip_first and bool(node.decorators),
         # `bind=True` (a leading `self`), `base=` (the task class): what --fix must know.
         "decorator_keywords": sorted({
-            a.keyword.value for d in node.decorators if isinstance(d.decorator, cst.Call)
+            a.keyword.value for d in node.decorators if type(d.decorator) is cst.Call
             for a in d.decorator.args if a.keyword is not None
         }),
     }
@@ -37,7 +37,7 @@ def signature_of(node: cst.FunctionDef, *, skip_first: bool) -> dict[str, Any]:
 
 def perform_method(node: cst.ClassDef) -> cst.FunctionDef | None:
     """The `perform` method defined in a class body, if any."""
-    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    body = node.body.body if type(node.body) is cst.IndentedBlock else ()
     return next(
-        (s for s in body if isinstance(s, cst.FunctionDef) and s.name.value == "perform"), None
+        (s for s in body if type(s) is cst.FunctionDef and s.name.value == "perform"), None
     )

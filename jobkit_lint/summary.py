@@ -60,7 +60,7 @@ class ModuleSummary:
 
 
 def _callee(node: cst.BaseExpression) -> cst.BaseExpression:
-    return node.func if isinstance(node, cst.Call) else node
+    return node.func if type(node) is cst.Call else node
 
 
 # Libraries whose `task` decorator is not a job queue's (`invoke.task`, `airflow.decorators.task`).
@@ -111,7 +111,7 @@ def _decorator_of(
     qualified = resolver.qualify(decorated)
     if qualified is None:
         return None
-    receiver = decorated.value if isinstance(decorated, cst.Attribute) else None
+    receiver = decorated.value if type(decorated) is cst.Attribute else None
     receiver_name = dotted_name(receiver) if receiver is not None else None
     return decorator_framework(
         qualified, assigns.get(receiver_name or ""), receiver_name or ""
@@ -127,16 +127,16 @@ def _wrapper_framework(
     bodies: list[cst.BaseSuite] = [node.body]
     while bodies:
         suite = bodies.pop()
-        if not isinstance(suite, cst.IndentedBlock):
+        if type(suite) is not cst.IndentedBlock:
             continue
         for stmt in suite.body:
-            if isinstance(stmt, cst.FunctionDef):
+            if type(stmt) is cst.FunctionDef:
                 bodies.append(stmt.body)
-            elif isinstance(stmt, cst.SimpleStatementLine):
+            elif type(stmt) is cst.SimpleStatementLine:
                 for small in stmt.body:
-                    if isinstance(small, cst.Return) and isinstance(small.value, cst.Call):
+                    if type(small) is cst.Return and type(small.value) is cst.Call:
                         value = small.value
-                        inner = value.func if isinstance(value.func, cst.Call) else value
+                        inner = value.func if type(value.func) is cst.Call else value
                         framework = _decorator_of(inner, resolver, assigns)
                         if framework:
                             return framework
@@ -145,8 +145,8 @@ def _wrapper_framework(
 
 def _serializer_name(value: cst.BaseExpression) -> str | None:
     # `os.environ.get("CELERY_TASK_SERIALIZER", "pickle")`: the default is what most runs use.
-    strings = [value] if isinstance(value, cst.SimpleString) else [
-        n for n in iter_body_nodes(value) if isinstance(n, cst.SimpleString)
+    strings = [value] if type(value) is cst.SimpleString else [
+        n for n in iter_body_nodes(value) if type(n) is cst.SimpleString
     ]
     names = [s.evaluated_value for s in strings if isinstance(s.evaluated_value, str)]
     return next((n for n in names if "pickle" in n), names[-1] if names else None)
@@ -156,15 +156,15 @@ def _serializer(stmt: cst.BaseSmallStatement) -> str | None:
     """`celery=pickle` for `CELERY_TASK_SERIALIZER = "pickle"`, `app.conf.update(...)`, …"""
     value: cst.BaseExpression | None = None
     call: cst.BaseExpression | None = None
-    if isinstance(stmt, cst.Assign):
+    if type(stmt) is cst.Assign:
         for target in stmt.targets:
             name = dotted_name(target.target) or ""
             if name.rsplit(".", 1)[-1] in _CELERY_SETTINGS:
                 value = stmt.value
         call = stmt.value
     else:
-        call = stmt.value if isinstance(stmt, cst.Expr) else None
-    if value is None and isinstance(call, cst.Call):
+        call = stmt.value if type(stmt) is cst.Expr else None
+    if value is None and type(call) is cst.Call:
         value = next((a.value for a in call.args
                       if a.keyword is not None and a.keyword.value in _CELERY_SETTINGS), None)
     found = _serializer_name(value) if value is not None else None
@@ -184,10 +184,10 @@ def _iter_top_level(body: Any) -> Any:
     for stmt in body:
         if isinstance(stmt, cst.If | cst.Try):
             yield from _iter_top_level(stmt.body.body)
-            orelse = stmt.orelse if isinstance(stmt, cst.If) else None
-            if isinstance(orelse, cst.Else):
+            orelse = stmt.orelse if type(stmt) is cst.If else None
+            if type(orelse) is cst.Else:
                 yield from _iter_top_level(orelse.body.body)
-            if isinstance(stmt, cst.Try):
+            if type(stmt) is cst.Try:
                 for handler in stmt.handlers:
                     yield from _iter_top_level(handler.body.body)
         else:
@@ -199,7 +199,7 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
     summary = ModuleSummary(module=name, is_package=is_package)
     deferred: list[cst.FunctionDef | cst.ClassDef] = []
     for stmt in _iter_top_level(module.body):
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             for small in stmt.body:
                 if (found := _serializer(small)) is not None:
                     summary.serializers.append(found)
@@ -207,22 +207,22 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
                     summary.imports.update(
                         import_bindings(small, module=name, is_package=is_package)
                     )
-                elif isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
+                elif type(small) is cst.Assign and type(small.value) is cst.Call:
                     callee = _partial_target(small.value) or dotted_name(small.value.func)
                     for target in small.targets:
-                        if isinstance(target.target, cst.Name) and callee:
+                        if type(target.target) is cst.Name and callee:
                             summary.assigns[target.target.value] = callee
-        elif isinstance(stmt, cst.FunctionDef):
+        elif type(stmt) is cst.FunctionDef:
             summary.functions.append(stmt.name.value)
             deferred.append(stmt)
-        elif isinstance(stmt, cst.ClassDef):
+        elif type(stmt) is cst.ClassDef:
             summary.classes[stmt.name.value] = []
             deferred.append(stmt)
     resolver = summary.resolver()
     # Assignments are qualified only now, once every import above and below them is known.
     summary.assigns = {k: resolver.qualify_dotted(v) for k, v in summary.assigns.items()}
     for node in deferred:
-        if isinstance(node, cst.ClassDef):
+        if type(node) is cst.ClassDef:
             bases = [resolver.qualify(arg.value) for arg in node.bases if arg.keyword is None]
             summary.classes[node.name.value] = [b for b in bases if b]
             perform = perform_method(node)
@@ -290,7 +290,7 @@ def registered_jobs(
     for node in _registry_lists(module):
         for element in node.elements:
             value = element.value
-            if isinstance(value, cst.Call) and (dotted_name(value.func) or "").rsplit(
+            if type(value) is cst.Call and (dotted_name(value.func) or "").rsplit(
                 ".", 1
             )[-1] in _WRAPPERS:
                 positional = [a.value for a in value.args if a.keyword is None]
@@ -307,19 +307,19 @@ def _registry_lists(module: cst.Module) -> list[cst.List | cst.Tuple]:
 
     class Finder(cst.CSTVisitor):
         def visit_Assign(self, node: cst.Assign) -> None:
-            if any(isinstance(t.target, cst.Name) and t.target.value in _REGISTRY_NAMES
+            if any(type(t.target) is cst.Name and t.target.value in _REGISTRY_NAMES
                    for t in node.targets) and isinstance(node.value, cst.List | cst.Tuple):
                 lists.append(node.value)
 
         def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
             # `functions: list = [generate]`
-            if isinstance(node.target, cst.Name) and node.target.value in _REGISTRY_NAMES \
+            if type(node.target) is cst.Name and node.target.value in _REGISTRY_NAMES \
                     and isinstance(node.value, cst.List | cst.Tuple):
                 lists.append(node.value)
 
         def visit_DictElement(self, node: cst.DictElement) -> None:
             key = node.key
-            if isinstance(key, cst.SimpleString) and key.evaluated_value in _REGISTRY_NAMES \
+            if type(key) is cst.SimpleString and key.evaluated_value in _REGISTRY_NAMES \
                     and isinstance(node.value, cst.List | cst.Tuple):
                 lists.append(node.value)
 

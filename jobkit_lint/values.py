@@ -49,19 +49,19 @@ def iter_arg_values(
         for element in expr.elements:
             yield from iter_arg_values(element.value, through_conversions=through_conversions,
                                        scope=scope, before=before)
-    elif isinstance(expr, cst.Dict):
+    elif type(expr) is cst.Dict:
         for item in expr.elements:
             yield from iter_arg_values(item.value, through_conversions=through_conversions,
                                        scope=scope, before=before)
-    elif isinstance(expr, cst.Call) and dotted_name(expr.func) in _JSON_CONTAINERS:
+    elif type(expr) is cst.Call and dotted_name(expr.func) in _JSON_CONTAINERS:
         for arg in expr.args:
             if through_conversions or arg.keyword is not None:
                 yield from iter_arg_values(arg.value, through_conversions=through_conversions,
                                            scope=scope, before=before)
-    elif isinstance(expr, cst.Name) and scope is not None:
+    elif type(expr) is cst.Name and scope is not None:
         for value, seq in _lookup(scope, expr.value, before):
-            if isinstance(value, cst.Dict) or (
-                isinstance(value, cst.Call) and dotted_name(value.func) == "dict"
+            if type(value) is cst.Dict or (
+                type(value) is cst.Call and dotted_name(value.func) == "dict"
             ):
                 for nested in iter_arg_values(value, through_conversions=through_conversions,
                                               scope=scope, before=seq):
@@ -89,17 +89,17 @@ def _scopes(scope: Scope) -> Iterator[Scope]:
 
 
 def _model_class(facts: FileFacts, expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.SimpleString):
+    if type(expr) is cst.SimpleString:
         text = expr.evaluated_value
         return isinstance(text, str) and facts.index.is_model_class(
             facts.resolver.qualify_dotted(text)
         )
-    if isinstance(expr, cst.Subscript):
+    if type(expr) is cst.Subscript:
         return _model_class(facts, expr.value) or any(
-            isinstance(e.slice, cst.Index) and _model_class(facts, e.slice.value)
+            type(e.slice) is cst.Index and _model_class(facts, e.slice.value)
             for e in expr.slice
         )
-    if isinstance(expr, cst.BinaryOperation):
+    if type(expr) is cst.BinaryOperation:
         return _model_class(facts, expr.left) or _model_class(facts, expr.right)
     return facts.index.is_model_class(facts.resolver.qualify(expr))
 
@@ -119,18 +119,18 @@ def is_model_value(
     """
     if depth > _MAX_DEPTH:
         return False
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         return _name_is_model(facts, scope, expr.value, depth, before)
-    if isinstance(expr, cst.Attribute):
+    if type(expr) is cst.Attribute:
         attr = expr.attr.value
         if attr == "user" and dotted_name(expr.value) == "request":
             return True
         return attr == "objects" or (attr == "query" and _model_class(facts, expr.value))
-    if isinstance(expr, cst.Subscript):
+    if type(expr) is cst.Subscript:
         return is_model_value(facts, scope, expr.value, depth + 1, before=before)
-    if isinstance(expr, cst.Await):
+    if type(expr) is cst.Await:
         return is_model_value(facts, scope, expr.expression, depth + 1, before=before)
-    if isinstance(expr, cst.Call):
+    if type(expr) is cst.Call:
         return _call_is_model(facts, scope, expr, depth, before)
     return False
 
@@ -165,7 +165,7 @@ def _call_is_model(
             return True
         if facts.index.is_model_class(qualified):
             return True  # `Order(...)`: a new instance
-    if not isinstance(func, cst.Attribute):
+    if type(func) is not cst.Attribute:
         return False
     method, receiver = func.attr.value, func.value
     positional = [a.value for a in call.args if a.keyword is None]
@@ -197,21 +197,21 @@ def describe_unserializable(
     """
     if depth > _MAX_DEPTH or is_model_value(facts, scope, expr, before=before):
         return None
-    if isinstance(expr, cst.Lambda):
+    if type(expr) is cst.Lambda:
         return "a lambda"
     if payload == "pickle":
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             for value, _seq in _lookup(scope, expr.value, before):
-                if isinstance(value, cst.Lambda):
+                if type(value) is cst.Lambda:
                     return "a lambda"
         return None
     if isinstance(expr, cst.Set | cst.SetComp):
         return "a set"
-    if isinstance(expr, cst.SimpleString) and "b" in expr.prefix.lower():
+    if type(expr) is cst.SimpleString and "b" in expr.prefix.lower():
         return None if payload == "kombu" else "bytes"
-    if isinstance(expr, cst.Call):
+    if type(expr) is cst.Call:
         return _describe_call(facts, expr, payload)
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         for current in _scopes(scope):
             if expr.value in current.params or expr.value in current.loops:
                 return None

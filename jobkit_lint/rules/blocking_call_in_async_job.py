@@ -118,7 +118,7 @@ async def mirror(url):
               helper: str | None, seen: set[int]) -> Iterator[Violation]:
         local = local_bindings(nodes)
         for node in nodes:
-            if not isinstance(node, cst.Call) or id(node) in seen:
+            if type(node) is not cst.Call or id(node) in seen:
                 continue
             advice = blocking_advice(facts, local, node)
             if advice is None:

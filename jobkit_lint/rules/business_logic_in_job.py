@@ -34,11 +34,11 @@ def _local_dicts(nodes: list[cst.CSTNode]) -> set[str]:
     """Names bound to a dict in the body, and `**kwargs`: their `.update()` is no side effect."""
     names: set[str] = set()
     for node in nodes:
-        if isinstance(node, cst.Assign) and (
+        if type(node) is cst.Assign and (
             isinstance(node.value, cst.Dict | cst.DictComp)
-            or (isinstance(node.value, cst.Call) and dotted_name(node.value.func) == "dict")
+            or (type(node.value) is cst.Call and dotted_name(node.value.func) == "dict")
         ):
-            names.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
+            names.update(t.target.value for t in node.targets if type(t.target) is cst.Name)
     return names
 
 
@@ -46,8 +46,8 @@ def _is_side_effect(call: cst.Call, dicts: set[str]) -> bool:
     name = call_name(call)
     if name not in SIDE_EFFECTS or name in _ENQUEUES:
         return False
-    receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
-    if name == "update" and isinstance(receiver, cst.Name) and receiver.value in dicts:
+    receiver = call.func.value if type(call.func) is cst.Attribute else None
+    if name == "update" and type(receiver) is cst.Name and receiver.value in dicts:
         return False
     # `metrics.increment(...)` / `statsd.increment(...)` is instrumentation.
     owner = (dotted_name(receiver) or "").lower() if receiver is not None else ""
@@ -57,43 +57,43 @@ def _is_side_effect(call: cst.Call, dicts: set[str]) -> bool:
 def _only_deletes(nodes: list[cst.CSTNode], dicts: set[str]) -> bool:
     # A retention or clean-up job (delete what expired, batch by batch) is what jobs are for;
     # deciding what to delete is not the business logic this rule is about.
-    names = {call_name(n) for n in nodes if isinstance(n, cst.Call) and _is_side_effect(n, dicts)}
+    names = {call_name(n) for n in nodes if type(n) is cst.Call and _is_side_effect(n, dicts)}
     return names <= {"delete"}
 
 
 def _count(node: cst.CSTNode, dicts: set[str]) -> int:
     """Side effects on the longest path: mutually exclusive `if`/`match` arms count once."""
-    if isinstance(node, cst.If):
+    if type(node) is cst.If:
         arms = [node.body, *([node.orelse] if node.orelse else [])]
         return _count(node.test, dicts) + max(_count(arm, dicts) for arm in arms)
-    if isinstance(node, cst.Match):
+    if type(node) is cst.Match:
         return _count(node.subject, dicts) + max(
             (_count(case.body, dicts) for case in node.cases), default=0
         )
     if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
         return 0
-    own = 1 if isinstance(node, cst.Call) and _is_side_effect(node, dicts) else 0
+    own = 1 if type(node) is cst.Call and _is_side_effect(node, dicts) else 0
     return own + sum(_count(child, dicts) for child in iter_children(node))
 
 
 def _side_effects(node: cst.CSTNode, dicts: set[str]) -> list[cst.Call]:
     return [
-        n for n in iter_body_nodes(node) if isinstance(n, cst.Call) and _is_side_effect(n, dicts)
+        n for n in iter_body_nodes(node) if type(n) is cst.Call and _is_side_effect(n, dicts)
     ]
 
 
 def _root_name(expr: cst.BaseExpression) -> str | None:
     while isinstance(expr, cst.Attribute | cst.Subscript):
         expr = expr.value
-    return expr.value if isinstance(expr, cst.Name) else None
+    return expr.value if type(expr) is cst.Name else None
 
 
 def _is_truthiness(test: cst.BaseExpression) -> bool:
     # `if ids:` / `if not ids:` only checks that there is work; with no `else`, it is the
     # same as a guard clause.
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
         test = test.expression
-    return isinstance(test, cst.Name)
+    return type(test) is cst.Name
 
 
 class BusinessLogicInJob(Rule):
@@ -228,17 +228,17 @@ def onboard(user_id):
         if count > _MAX_SIDE_EFFECTS:
             return f"{count} side-effecting calls"
         call_results = {
-            t.target.value for n in nodes if isinstance(n, cst.Assign)
+            t.target.value for n in nodes if type(n) is cst.Assign
             and isinstance(n.value, cst.Call | cst.Await) for t in n.targets
-            if isinstance(t.target, cst.Name)
+            if type(t.target) is cst.Name
         }
         for node in nodes:
-            if not isinstance(node, cst.If):
+            if type(node) is not cst.If:
                 continue
             if node.orelse is None and _is_truthiness(node.test):
                 continue
             test_nodes = [node.test, *iter_body_nodes(node.test)]
-            on_call = any(isinstance(n, cst.Call) for n in test_nodes) or any(
+            on_call = any(type(n) is cst.Call for n in test_nodes) or any(
                 _root_name(n) in call_results for n in test_nodes
                 if isinstance(n, cst.Name | cst.Attribute)
             )

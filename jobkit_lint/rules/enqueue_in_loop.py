@@ -42,7 +42,7 @@ _CANVAS = frozenset({"group", "chord", "chain", "chunks", "starmap", "xmap", "si
 def _exits(block: cst.BaseSuite) -> bool:
     """Whether a block ends the loop (break/return/raise), so its body runs at most once."""
     statements: Sequence[cst.CSTNode] = (
-        block.body if isinstance(block, cst.IndentedBlock) else (block,))
+        block.body if type(block) is cst.IndentedBlock else (block,))
     return any(
         isinstance(stmt, cst.SimpleStatementLine | cst.SimpleStatementSuite)
         and any(isinstance(small, _EXITS) for small in stmt.body)
@@ -53,16 +53,16 @@ def _exits(block: cst.BaseSuite) -> bool:
 def _small_literal(
     iterable: cst.BaseExpression, literals: dict[str, cst.BaseExpression] | None = None
 ) -> bool:
-    if isinstance(iterable, cst.Name) and literals and iterable.value in literals:
+    if type(iterable) is cst.Name and literals and iterable.value in literals:
         return _small_literal(literals[iterable.value])
     if isinstance(iterable, cst.List | cst.Tuple | cst.Set | cst.Dict):
         return len(iterable.elements) <= _SMALL
     if (
-        isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name)
+        type(iterable) is cst.Call and type(iterable.func) is cst.Name
         and iterable.func.value == "range" and 1 <= len(iterable.args) <= 2
-        and all(isinstance(a.value, cst.Integer) for a in iterable.args)
+        and all(type(a.value) is cst.Integer for a in iterable.args)
     ):
-        bounds = [int(a.value.value, 0) for a in iterable.args if isinstance(a.value, cst.Integer)]
+        bounds = [int(a.value.value, 0) for a in iterable.args if type(a.value) is cst.Integer]
         return bounds[-1] - (bounds[0] if len(bounds) == 2 else 0) <= _SMALL
     return False
 
@@ -71,24 +71,24 @@ def _batched_loop(loop: cst.For) -> bool:
     """A loop over chunks (`for chunk in chunked(ids, 100)`, `range(0, n, size)`) already
     enqueues one job per batch, which is what a bulk API would save."""
     iterable, target = loop.iter, loop.target
-    if isinstance(iterable, cst.Call):
-        name = iterable.func.attr.value if isinstance(iterable.func, cst.Attribute) else (
-            iterable.func.value if isinstance(iterable.func, cst.Name) else ""
+    if type(iterable) is cst.Call:
+        name = iterable.func.attr.value if type(iterable.func) is cst.Attribute else (
+            iterable.func.value if type(iterable.func) is cst.Name else ""
         )
         if name == "range" and len(iterable.args) == 3:
             return True
         if _BATCH_WORDS.search(name):
             return True
-    return isinstance(target, cst.Name) and bool(_BATCH_WORDS.search(target.value))
+    return type(target) is cst.Name and bool(_BATCH_WORDS.search(target.value))
 
 
 def _batched_argument(call: cst.Call) -> bool:
     """An argument that is a slice or names a batch: the job already takes many items."""
     for arg in call.args:
         for node in (arg.value, *iter_body_nodes(arg.value)):
-            if isinstance(node, cst.Slice):
+            if type(node) is cst.Slice:
                 return True
-            if isinstance(node, cst.Name) and _BATCH_WORDS.search(node.value):
+            if type(node) is cst.Name and _BATCH_WORDS.search(node.value):
                 return True
     return False
 
@@ -96,7 +96,7 @@ def _batched_argument(call: cst.Call) -> bool:
 def _flush_test(test: cst.BaseExpression) -> bool:
     """`if len(pending) >= batch_size:`: an accumulate-and-flush batch inside a loop."""
     return any(
-        isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == "len"
+        type(n) is cst.Call and type(n.func) is cst.Name and n.func.value == "len"
         for n in (test, *iter_body_nodes(test))
     )
 
@@ -135,10 +135,10 @@ def _in_loop(facts: FileFacts, enqueue: Enqueue) -> bool:
         after = path[i + 2] if i + 2 <= last else None
         if isinstance(child, _SCOPES):
             looping = False
-        elif isinstance(child, cst.For):
+        elif type(child) is cst.For:
             if after is child.body:
                 literals: dict[str, cst.BaseExpression] = {}
-                if isinstance(child.iter, cst.Name):
+                if type(child.iter) is cst.Name:
                     upto = facts.for_seqs.get(id(child), 0)
                     value = _bound_literal(enqueue.scope, child.iter.value, upto)
                     if value is not None:
@@ -155,7 +155,7 @@ def _in_loop(facts: FileFacts, enqueue: Enqueue) -> bool:
             looping = True
         elif looping and isinstance(child, cst.BaseSuite) and _exits(child):
             looping = False
-        elif looping and isinstance(child, cst.If) and _flush_test(child.test):
+        elif looping and type(child) is cst.If and _flush_test(child.test):
             if after is child.body:
                 looping = False
             i += 2
@@ -168,10 +168,10 @@ def _in_loop(facts: FileFacts, enqueue: Enqueue) -> bool:
 
 def _canvas(facts: FileFacts, receiver: cst.BaseExpression) -> bool:
     """`group(...).delay()`, `chord(...)()`, `task.s(...).apply_async()`: already a bulk send."""
-    if not isinstance(receiver, cst.Call):
+    if type(receiver) is not cst.Call:
         return False
     func = receiver.func
-    if isinstance(func, cst.Attribute) and func.attr.value in {"s", "si", "signature"}:
+    if type(func) is cst.Attribute and func.attr.value in {"s", "si", "signature"}:
         return True
     name = (facts.resolver.qualify(func) or "").rsplit(".", 1)[-1]
     return name in _CANVAS
@@ -266,11 +266,11 @@ def resize_all(queue: Queue, images):
         candidates: dict[int, tuple[Enqueue, str]] = {}
         for enqueue in facts.enqueues:
             func = enqueue.call.func
-            method = func.attr.value if isinstance(func, cst.Attribute) else ""
+            method = func.attr.value if type(func) is cst.Attribute else ""
             advice = _BULK.get((enqueue.framework, method))
             if not advice or _batched_argument(enqueue.call):
                 continue
-            receiver = func.value if isinstance(func, cst.Attribute) else func
+            receiver = func.value if type(func) is cst.Attribute else func
             if _canvas(facts, receiver) or (
                 enqueue.framework == "rq" and not _queue_receiver(facts, receiver)
             ):
@@ -280,7 +280,7 @@ def resize_all(queue: Queue, images):
         for enqueue, advice in candidates.values():
             if _in_loop(facts, enqueue):
                 func = enqueue.call.func
-                assert isinstance(func, cst.Attribute)
+                assert type(func) is cst.Attribute
                 job = facts.module.code_for_node(func.value)
                 label = facts.module.code_for_node(func)
                 yield Violation(enqueue.call, message=self.MESSAGE.format(

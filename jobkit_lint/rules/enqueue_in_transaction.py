@@ -151,10 +151,10 @@ def checkout(order):
 def _deferred(call: cst.Call) -> bool:
     """``Job.set(after_commit=...)`` or ``Job.set(outbox=...)``: jobkit ties it to the commit."""
     func = call.func
-    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)):
+    if not (type(func) is cst.Attribute and type(func.value) is cst.Call):
         return False
     inner = func.value
-    return (isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "set"
+    return (type(inner.func) is cst.Attribute and inner.func.attr.value == "set"
             and any(a.keyword is not None and a.keyword.value in ("after_commit", "outbox")
                     for a in inner.args))
 
@@ -174,7 +174,7 @@ def _orm(facts: FileFacts, call: cst.Call) -> str:
 
 
 def _opens_session(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and (
+    return type(expr) is cst.Call and type(expr.func) is cst.Attribute and (
         expr.func.attr.value in {"begin", "begin_nested"}
     )
 
@@ -187,5 +187,5 @@ def _with_items_around(node: cst.CSTNode, target: cst.CSTNode) -> list[cst.WithI
     for child in node.children:
         found = _with_items_around(child, target)
         if found is not None:
-            return [*node.items, *found] if isinstance(node, cst.With) else found
+            return [*node.items, *found] if type(node) is cst.With else found
     return None

@@ -15,13 +15,13 @@ _NON_FINITE_CONSTANTS = frozenset({"math.nan", "math.inf", "numpy.nan", "numpy.i
 
 
 def _non_finite(facts: FileFacts, expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.UnaryOperation):
+    if type(expr) is cst.UnaryOperation:
         return _non_finite(facts, expr.expression)
-    if isinstance(expr, cst.Attribute):
+    if type(expr) is cst.Attribute:
         return facts.resolver.qualify(expr) in _NON_FINITE_CONSTANTS
-    if isinstance(expr, cst.Call) and dotted_name(expr.func) == "float" and len(expr.args) == 1:
+    if type(expr) is cst.Call and dotted_name(expr.func) == "float" and len(expr.args) == 1:
         text = expr.args[0].value
-        value = text.evaluated_value if isinstance(text, cst.SimpleString) else None
+        value = text.evaluated_value if type(text) is cst.SimpleString else None
         return isinstance(value, str) and value.strip().lower() in _NON_FINITE
     return False
 
@@ -29,7 +29,7 @@ def _non_finite(facts: FileFacts, expr: cst.BaseExpression) -> bool:
 def _bad_key(key: cst.BaseExpression) -> str | None:
     if isinstance(key, cst.Integer | cst.Float | cst.Tuple):
         return cst.Module([]).code_for_node(key)
-    if isinstance(key, cst.Name) and key.value in {"True", "False", "None"}:
+    if type(key) is cst.Name and key.value in {"True", "False", "None"}:
         return key.value
     return None
 
@@ -122,7 +122,7 @@ ShipJob.perform_bulk([[1], [2, 3]])
         """Flag keyword arguments, wrong counts, tuples, NaN and non-string keys."""
         for enqueue in facts.enqueues:
             func = enqueue.call.func
-            if not isinstance(func, cst.Attribute) or enqueue.framework != "jobkit":
+            if type(func) is not cst.Attribute or enqueue.framework != "jobkit":
                 continue
             if facts.index.job_framework(enqueue.job) != "jobkit":
                 continue
@@ -157,13 +157,13 @@ ShipJob.perform_bulk([[1], [2, 3]])
         first = next((a.value for a in call.args if a.keyword is None), None)
         rows: list[cst.BaseExpression] = []
         if isinstance(first, cst.List | cst.Tuple):
-            rows = [e.value for e in first.elements if not isinstance(e, cst.StarredElement)]
+            rows = [e.value for e in first.elements if type(e) is not cst.StarredElement]
         elif isinstance(first, cst.ListComp | cst.GeneratorExp):
             rows = [first.elt]
         for row in rows:
             if not isinstance(row, cst.List | cst.Tuple):
                 continue
-            if not any(isinstance(e, cst.StarredElement) for e in row.elements):
+            if not any(type(e) is cst.StarredElement for e in row.elements):
                 yield from self._count(facts, enqueue, label, len(row.elements), row)
             for element in row.elements:
                 yield from self._values(facts, element.value, call)
@@ -186,16 +186,16 @@ ShipJob.perform_bulk([[1], [2, 3]])
         self, facts: FileFacts, arg: cst.BaseExpression, call: cst.Call
     ) -> Iterator[Violation]:
         for value in iter_arg_values(arg):
-            if isinstance(value, cst.Tuple) or (
-                isinstance(value, cst.Call) and dotted_name(value.func) == "tuple"
+            if type(value) is cst.Tuple or (
+                type(value) is cst.Call and dotted_name(value.func) == "tuple"
             ):
                 yield self._violation(value, call, "a tuple (pass a list)")
             elif _non_finite(facts, value):
                 text = facts.module.code_for_node(value)
                 yield self._violation(value, call, f"`{text}` has no JSON form")
-            elif isinstance(value, cst.Dict):
+            elif type(value) is cst.Dict:
                 for element in value.elements:
-                    key = _bad_key(element.key) if isinstance(element, cst.DictElement) else None
+                    key = _bad_key(element.key) if type(element) is cst.DictElement else None
                     if key is not None:
                         yield self._violation(
                             value, call, f"dict key `{key}` is not a string (convert it with str())"

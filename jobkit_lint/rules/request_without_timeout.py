@@ -35,20 +35,20 @@ def _has_double_star(call: cst.Call) -> bool:
 
 
 def _is_none(arg: cst.Arg | None) -> bool:
-    return arg is not None and isinstance(arg.value, cst.Name) and arg.value.value == "None"
+    return arg is not None and type(arg.value) is cst.Name and arg.value.value == "None"
 
 
 def _bindings(nodes: Sequence[cst.CSTNode]) -> dict[str, list[cst.BaseExpression]]:
     """Local names bound by `name = value` and `with value as name` in a job body."""
     bound: dict[str, list[cst.BaseExpression]] = {}
     for node in nodes:
-        if isinstance(node, cst.Assign):
+        if type(node) is cst.Assign:
             for target in node.targets:
-                if isinstance(target.target, cst.Name):
+                if type(target.target) is cst.Name:
                     bound.setdefault(target.target.value, []).append(node.value)
         elif (
-            isinstance(node, cst.WithItem) and node.asname is not None
-            and isinstance(node.asname.name, cst.Name)
+            type(node) is cst.WithItem and node.asname is not None
+            and type(node.asname.name) is cst.Name
         ):
             bound.setdefault(node.asname.name.value, []).append(node.item)
     return bound
@@ -58,13 +58,13 @@ def _mounted(facts: FileFacts, nodes: Sequence[cst.CSTNode]) -> set[str]:
     """Names that get `name.mount(...)` — a custom adapter, the usual home of a default
     timeout — in the job's code or at module level."""
     module_calls = [
-        small.value for stmt in facts.module.body if isinstance(stmt, cst.SimpleStatementLine)
-        for small in stmt.body if isinstance(small, cst.Expr)
+        small.value for stmt in facts.module.body if type(stmt) is cst.SimpleStatementLine
+        for small in stmt.body if type(small) is cst.Expr
     ]
     return {
         c.func.value.value for c in (*nodes, *module_calls)
-        if isinstance(c, cst.Call) and isinstance(c.func, cst.Attribute)
-        and c.func.attr.value == "mount" and isinstance(c.func.value, cst.Name)
+        if type(c) is cst.Call and type(c.func) is cst.Attribute
+        and c.func.attr.value == "mount" and type(c.func.value) is cst.Name
     }
 
 
@@ -178,7 +178,7 @@ def fetch(url):
                 local = _bindings(nodes)
                 mounted = _mounted(facts, nodes)
                 for node in nodes:
-                    if not isinstance(node, cst.Call) or id(node) in seen:
+                    if type(node) is not cst.Call or id(node) in seen:
                         continue
                     if coroutine and blocking_advice(facts, local, node) is not None:
                         # A blocking call in a coroutine job is JK304's: it stalls the loop
@@ -215,12 +215,12 @@ def fetch(url):
         if qualified in _URLOPEN:
             positional = [a for a in call.args if a.keyword is None]
             return "has no timeout" if len(positional) <= _URLOPEN_TIMEOUT_POSITION else None
-        if not isinstance(call.func, cst.Attribute):
+        if type(call.func) is not cst.Attribute:
             return None
         method = call.func.attr.value
         kind = self._receiver_kind(facts, local, call.func.value)
         receiver = call.func.value
-        adapter = isinstance(receiver, cst.Name) and receiver.value in mounted
+        adapter = type(receiver) is cst.Name and receiver.value in mounted
         if kind == "session" and method in _SESSION_METHODS and not adapter:
             return "uses a requests Session without a timeout"
         if kind == "pool" and method in _URLLIB3_METHODS:
@@ -233,7 +233,7 @@ def fetch(url):
         qualified = facts.resolver.qualify(call.func) or ""
         if qualified.startswith(("requests.", "httpx.", "urllib3.")) or qualified in _URLOPEN:
             return True
-        return isinstance(call.func, cst.Attribute) and self._receiver_kind(
+        return type(call.func) is cst.Attribute and self._receiver_kind(
             facts, local, call.func.value, any_client=True
         ) is not None
 
@@ -246,7 +246,7 @@ def fetch(url):
         any_client: bool = False,
     ) -> str | None:
         values: list[cst.BaseExpression] = [receiver]
-        if isinstance(receiver, cst.Name):
+        if type(receiver) is cst.Name:
             values = local.get(receiver.value) or facts.module_scope.env.get(receiver.value, [])
         kinds = {self._constructed(facts, v, any_client=any_client) for v in values}
         return kinds.pop() if len(kinds) == 1 else None
@@ -255,7 +255,7 @@ def fetch(url):
     def _constructed(
         facts: FileFacts, value: cst.BaseExpression, *, any_client: bool
     ) -> str | None:
-        if not isinstance(value, cst.Call):
+        if type(value) is not cst.Call:
             return None
         qualified = facts.resolver.qualify(value.func) or ""
         if qualified in _REQUESTS_SESSIONS:

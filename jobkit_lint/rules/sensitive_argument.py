@@ -68,7 +68,7 @@ def sensitive_kind(identifier: str) -> str | None:
 
 
 def _string(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.SimpleString):
+    if type(expr) is cst.SimpleString:
         value = expr.evaluated_value
         return value if isinstance(value, str) else None
     return None
@@ -76,19 +76,19 @@ def _string(expr: cst.BaseExpression) -> str | None:
 
 def _value_name(expr: cst.BaseExpression) -> str | None:
     """The name an argument value is known by: `token`, `user.password`, `data["secret"]`."""
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         return expr.value
-    if isinstance(expr, cst.Attribute):
+    if type(expr) is cst.Attribute:
         if expr.attr.value in {"key", "value", "raw"} and isinstance(
             expr.value, cst.Name | cst.Attribute
         ):
             return _value_name(expr.value)
         return expr.attr.value
-    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+    if type(expr) is cst.Subscript and len(expr.slice) == 1:
         index = expr.slice[0].slice
-        return _string(index.value) if isinstance(index, cst.Index) else None
+        return _string(index.value) if type(index) is cst.Index else None
     if (
-        isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute)
+        type(expr) is cst.Call and type(expr.func) is cst.Attribute
         and expr.func.attr.value in {"get", "pop"} and expr.args
     ):
         return _string(expr.args[0].value)
@@ -189,10 +189,10 @@ def sync(account, settings):
         if keyword and not sensitive_kind(keyword) and _words(keyword)[-1:] in (["id"], ["pk"]):
             return None  # `token_id=invite.token`: the job treats the value as an id
         names = [keyword, _value_name(value) if value is not None else None]
-        if isinstance(value, cst.Dict):
+        if type(value) is cst.Dict:
             # A key whose value is itself named as a secret is reported once, at the value.
             names.extend(
-                _string(e.key) for e in value.elements if isinstance(e, cst.DictElement)
+                _string(e.key) for e in value.elements if type(e) is cst.DictElement
                 and not sensitive_kind(_value_name(e.value) or "")
             )
         for name in names:

@@ -94,7 +94,7 @@ class SyncJob(jobkit.Job):
             advice = _ADVICE.get(job.framework, _DEFAULT_ADVICE)
             for _function, nodes, helper in job_code(facts, job):
                 for node in nodes:
-                    if not isinstance(node, cst.Call) or id(node) in seen:
+                    if type(node) is not cst.Call or id(node) in seen:
                         continue
                     if facts.resolver.qualify(node.func) in _SLEEPS:
                         seen.add(id(node))

@@ -31,19 +31,19 @@ def _is_broad(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
         return True
     kinds = (
         [e.value for e in handler.type.elements]
-        if isinstance(handler.type, cst.Tuple) else [handler.type]
+        if type(handler.type) is cst.Tuple else [handler.type]
     )
     return any((dotted_name(k) or "").rsplit(".", 1)[-1] in _BROAD for k in kinds)
 
 
 def _records_failure(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
     target = handler.name.name if handler.name else None
-    bound = target.value if isinstance(target, cst.Name) else None
+    bound = target.value if type(target) is cst.Name else None
     for node in iter_body_nodes(handler.body):
-        if isinstance(node, cst.Raise):
+        if type(node) is cst.Raise:
             return True
-        if isinstance(node, cst.Return) and node.value is not None and bound and any(
-            isinstance(n, cst.Name) and n.value == bound
+        if type(node) is cst.Return and node.value is not None and bound and any(
+            type(n) is cst.Name and n.value == bound
             for n in (node.value, *iter_body_nodes(node.value))
         ):
             return True  # `return {"error": str(e)}`: the job's result reports the failure
@@ -51,13 +51,13 @@ def _records_failure(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool
             targets = (
                 [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
             )
-            if any(isinstance(t, cst.Attribute) and t.attr.value in _RECORDING_ATTRS
+            if any(type(t) is cst.Attribute and t.attr.value in _RECORDING_ATTRS
                    for t in targets):
                 return True
-        if not isinstance(node, cst.Call):
+        if type(node) is not cst.Call:
             continue
         name = call_name(node)
-        receiver = dotted_name(node.func.value) if isinstance(node.func, cst.Attribute) else None
+        receiver = dotted_name(node.func.value) if type(node.func) is cst.Attribute else None
         if name == "retry" or name in _WRITES:
             return True  # Celery's `task.retry(exc=e)` raises Retry itself.
         if (receiver or "").rsplit(".", 1)[-1] in _LOGGERS:

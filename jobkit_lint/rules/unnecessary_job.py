@@ -23,11 +23,11 @@ _MAX_STATEMENTS = 4
 
 
 def _statements(body: cst.FunctionDef) -> list[cst.BaseStatement]:
-    statements = list(body.body.body) if isinstance(body.body, cst.IndentedBlock) else []
+    statements = list(body.body.body) if type(body.body) is cst.IndentedBlock else []
     first = statements[0] if statements else None
     if (
-        isinstance(first, cst.SimpleStatementLine)
-        and isinstance(first.body[0], cst.Expr)
+        type(first) is cst.SimpleStatementLine
+        and type(first.body[0]) is cst.Expr
         and isinstance(first.body[0].value, cst.SimpleString | cst.ConcatenatedString)
     ):
         statements = statements[1:]  # the docstring
@@ -104,10 +104,10 @@ def deactivate(user_id):
     def _trivial(body: cst.FunctionDef, nodes: list[cst.CSTNode]) -> bool:
         statements = _statements(body)
         if not 1 <= len(statements) <= _MAX_STATEMENTS or not all(
-            isinstance(s, cst.SimpleStatementLine) for s in statements
+            type(s) is cst.SimpleStatementLine for s in statements
         ):
             return False
-        calls = [n for n in nodes if isinstance(n, cst.Call)]
+        calls = [n for n in nodes if type(n) is cst.Call]
         names = [call_name(c) for c in calls]
         lookups = sum(1 for n in names if n in _LOOKUPS)
         writes = sum(1 for n in names if n in _WRITES)
