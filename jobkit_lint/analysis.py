@@ -15,7 +15,7 @@ from jobkit_lint.facts import Enqueue, FileFacts, JobDef, Scope
 from jobkit_lint.frameworks import EnqueueSite, recognize_enqueue
 from jobkit_lint.index import ProjectIndex
 from jobkit_lint.names import NameResolver, dotted_name, import_bindings
-from jobkit_lint.traversal import ANCHOR_KINDS, FIELDS, SKIP_TYPES, fields_of, iter_body_nodes
+from jobkit_lint.traversal import FIELDS, SKIP_TYPES, fields_of, iter_body_nodes
 
 __all__ = ["analyze"]
 
@@ -31,7 +31,6 @@ class _Walker:
     def __init__(self, facts: FileFacts) -> None:
         self.facts = facts
         self.scope = facts.module_scope
-        self.counters = dict.fromkeys(ANCHOR_KINDS.values(), 0)
         self.class_stack: list[tuple[str, JobDef | None, bool]] = []
         self.in_class_body = False
         self.atomic_depth = 0
@@ -56,28 +55,31 @@ class _Walker:
         path.pop()
 
     def children(self, node: cst.CSTNode) -> None:
-        # The hottest loop of the linter: inlined field access, exact type checks, no
-        # intermediate lists, and no call at all for leaves.
-        visit = self.visit
+        # The hottest loop of the linter: inlined field access and visit(), exact type
+        # checks, and no call at all for leaves; one call per node that has children.
+        path = self.path
+        handlers = _HANDLERS
         kind = type(node)
         for name in FIELDS.get(kind) or fields_of(kind):
             value = getattr(node, name)
             value_kind = type(value)
             if value_kind is tuple or value_kind is list:
-                for item in value:
-                    if type(item) not in SKIP_TYPES:
-                        visit(item)
-            elif value_kind not in SKIP_TYPES:
-                visit(value)
-
-    def number(self, node: cst.CSTNode) -> None:
-        kind = ANCHOR_KINDS[type(node)]
-        self.facts.ordinals[id(node)] = (kind, self.counters[kind])
-        self.counters[kind] += 1
-
-    def anchor(self, node: cst.CSTNode) -> None:
-        self.number(node)
-        self.children(node)
+                items = value
+            elif value_kind in SKIP_TYPES:
+                continue
+            else:
+                items = (value,)
+            for item in items:
+                item_kind = type(item)
+                if item_kind in SKIP_TYPES:
+                    continue
+                path.append(item)
+                handler = handlers.get(item_kind)
+                if handler is None:
+                    self.children(item)
+                else:
+                    handler(self, item)
+                path.pop()
 
     def import_(self, node: cst.Import | cst.ImportFrom) -> None:
         # Function-level imports (common to dodge import cycles) join the module's map.
@@ -87,7 +89,6 @@ class _Walker:
         )
 
     def klass(self, node: cst.ClassDef) -> None:
-        self.number(node)
         for decorator in node.decorators:
             self.visit(decorator)
         for arg in (*node.bases, *node.keywords):
@@ -120,7 +121,6 @@ class _Walker:
         return f"{module}.{name}" if module else name
 
     def function(self, node: cst.FunctionDef) -> None:
-        self.number(node)
         for decorator in node.decorators:
             self.visit(decorator)
         self.visit(node.params)
@@ -261,7 +261,6 @@ class _Walker:
         self.children(node)
 
     def call(self, node: cst.Call) -> None:
-        self.number(node)
         facts = self.facts
         callee = dotted_name(node.func) or ""
         if callee.rsplit(".", 1)[-1] == "on_commit":
@@ -346,8 +345,6 @@ _HANDLERS: dict[type, Callable[[_Walker, Any], None]] = {
     cst.With: _Walker.with_block,
     cst.Import: _Walker.import_,
     cst.ImportFrom: _Walker.import_,
-    cst.ExceptHandler: _Walker.anchor,
-    cst.ExceptStarHandler: _Walker.anchor,
 }
 
 

@@ -92,7 +92,6 @@ class FileFacts:
     jobs: list[JobDef] = field(default_factory=list)
     enqueues: list[Enqueue] = field(default_factory=list)
     emails: list[tuple[cst.Call, Scope]] = field(default_factory=list)
-    ordinals: dict[int, tuple[str, int]] = field(default_factory=dict)
     own_jobs: dict[str, str] = field(default_factory=dict)
     # The module's binding count at each `for` statement (by node id): the bindings a loop
     # sees are the ones numbered up to it.

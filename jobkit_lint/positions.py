@@ -13,7 +13,6 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import NamedTuple
@@ -65,30 +64,61 @@ class _MarkingState(CodegenState):
         if start is not None and key not in self.marks:
             self.marks[key] = (start, len(self.tokens))
 
-    @contextmanager
-    def record_syntactic_position(
+    # Not a generator context manager as in libcst: codegen enters this once per node, and
+    # for the nodes nobody asked about a shared do-nothing object costs a fraction of one.
+    def record_syntactic_position(  # type: ignore[override]
         self,
         node: cst.CSTNode,
         *,
         start_node: cst.CSTNode | None = None,
         end_node: cst.CSTNode | None = None,
-    ) -> Iterator[None]:
-        key = id(node)
-        if key not in self.wanted:
-            yield
-            return
+    ) -> _Nothing | _Recording:
+        if id(node) not in self.wanted:
+            return _NOTHING
+        return _Recording(self, node, start_node, end_node)
+
+
+class _Nothing:
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NOTHING = _Nothing()
+
+
+class _Recording:
+    """Notes a wanted node's syntactic bounds, as PositionProvider takes them."""
+
+    __slots__ = ("end_node", "node", "start", "start_node", "state")
+
+    def __init__(self, state: _MarkingState, node: cst.CSTNode,
+                 start_node: cst.CSTNode | None, end_node: cst.CSTNode | None) -> None:
+        self.state, self.node = state, node
+        self.start_node, self.end_node = start_node, end_node
+        self.start = 0
+
+    def __enter__(self) -> None:
         # Like PositionProvider, take bounds hoisted from children (generated inside).
-        for hoisted in (start_node, end_node):
+        for hoisted in (self.start_node, self.end_node):
             if hoisted is not None:
-                self.wanted.add(id(hoisted))
-        start = len(self.tokens)
-        yield
-        end = len(self.tokens)
-        if start_node is not None and id(start_node) in self.marks:
-            start = self.marks[id(start_node)][0]
-        if end_node is not None and id(end_node) in self.marks:
-            end = self.marks[id(end_node)][1]
-        self.marks[key] = (start, end)
+                self.state.wanted.add(id(hoisted))
+        self.start = len(self.state.tokens)
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is not None:
+            return
+        marks = self.state.marks
+        start, end = self.start, len(self.state.tokens)
+        if self.start_node is not None and id(self.start_node) in marks:
+            start = marks[id(self.start_node)][0]
+        if self.end_node is not None and id(self.end_node) in marks:
+            end = marks[id(self.end_node)][1]
+        marks[id(self.node)] = (start, end)
 
 
 def _statements(

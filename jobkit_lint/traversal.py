@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-__all__ = ["ANCHOR_KINDS", "FIELDS", "SKIP_TYPES", "call_name", "fields_of", "iter_body_nodes",
+__all__ = ["FIELDS", "SKIP_TYPES", "call_name", "fields_of", "iter_body_nodes",
            "iter_children"]
 
 _SKIP_FIELDS = frozenset({
@@ -21,8 +21,7 @@ _SKIP_FIELDS = frozenset({
     "indent", "asynchronous", "arrow", "default_indent", "default_newline", "encoding",
     "has_trailing_newline", "attr", "whitespace_after_at", "prefix", "quote",
 })
-# Field order differs from source order for these; source order keeps anchor ordinals in step
-# with the `ast` nodes used for positions.
+# Field order differs from source order for these: rules read nodes in source order.
 _ORDER: dict[type, tuple[str, ...]] = {
     cst.FunctionDef: ("decorators", "params", "returns", "body"),
     cst.ClassDef: ("decorators", "bases", "keywords", "body"),
@@ -34,10 +33,6 @@ _ORDER: dict[type, tuple[str, ...]] = {
 }
 # Per node type, the field names worth reading; filled lazily by fields_of().
 FIELDS: dict[type, tuple[str, ...]] = {}
-ANCHOR_KINDS: dict[type, str] = {
-    cst.Call: "call", cst.FunctionDef: "def", cst.ClassDef: "class",
-    cst.ExceptHandler: "except", cst.ExceptStarHandler: "except",
-}
 
 
 def fields_of(kind: type) -> tuple[str, ...]:
