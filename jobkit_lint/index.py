@@ -66,6 +66,7 @@ class ProjectIndex:
 
     def __init__(self, summaries: Iterable[ModuleSummary], config: Config | None = None) -> None:
         config = config or Config()
+        self._memo: dict[str, str] = {}
         self.model_modules = config.model_modules
         self.jobs: dict[str, str] = {}
         self.job_classes: set[str] = set()
@@ -126,6 +127,12 @@ class ProjectIndex:
                               sorted(self.classes), sorted(self.functions),
                               sorted(self.pickled), sorted(self.signatures.items())])
         self.digest = hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+        # Names canonicalised while the index was still growing may resolve differently now.
+        self._memo = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The memo is this process's own: workers fill theirs.
+        return {**self.__dict__, "_memo": {}}
 
     def _close_over_bases(self, bases_of: dict[str, list[str]], model_bases: set[str]) -> None:
         # Inheritance chains cross modules (BaseJob in one file, jobs in many), so iterate to
@@ -148,6 +155,14 @@ class ProjectIndex:
 
     def canonical(self, qualified: str) -> str:
         """The indexed name `qualified` refers to, tolerating unknown source roots (src/…)."""
+        # Every call of every linted module asks, mostly about names that are no job: the
+        # suffix search below is worth doing once per name.
+        found = self._memo.get(qualified)
+        if found is None:
+            found = self._memo[qualified] = self._canonical(qualified)
+        return found
+
+    def _canonical(self, qualified: str) -> str:
         known = self._known
         if qualified in known:
             return qualified

@@ -29,6 +29,9 @@ _KOMBU_TYPES = ("datetime.", "decimal.", "uuid.", "django.utils.timezone.now")
 _NON_JSON_BUILTINS = frozenset({"set", "frozenset", "bytes", "bytearray", "object", "range"})
 _JSON_CONTAINERS = frozenset({"dict", "list", "tuple"})
 _MAX_DEPTH = 4
+# What iter_arg_values() looks inside; an exact-type screen first, as a failing isinstance()
+# against libcst classes is slow.
+_CONTAINERS = frozenset({cst.List, cst.Tuple, cst.Set, cst.Dict, cst.Call, cst.Name})
 
 
 def iter_arg_values(
@@ -45,6 +48,9 @@ def iter_arg_values(
     `scope`, a name bound to a dict literal (`enqueue(f, **params)`) yields the dict's values.
     """
     yield expr
+    kind = type(expr)
+    if kind not in _CONTAINERS:
+        return
     if isinstance(expr, cst.List | cst.Tuple | cst.Set):
         for element in expr.elements:
             yield from iter_arg_values(element.value, through_conversions=through_conversions,

@@ -61,6 +61,9 @@ def _only_deletes(nodes: list[cst.CSTNode], dicts: set[str]) -> bool:
     return names <= {"delete"}
 
 
+_SCOPES = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda})
+
+
 def _count(node: cst.CSTNode, dicts: set[str]) -> int:
     """Side effects on the longest path: mutually exclusive `if`/`match` arms count once."""
     if type(node) is cst.If:
@@ -70,7 +73,7 @@ def _count(node: cst.CSTNode, dicts: set[str]) -> int:
         return _count(node.subject, dicts) + max(
             (_count(case.body, dicts) for case in node.cases), default=0
         )
-    if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+    if type(node) in _SCOPES:
         return 0
     own = 1 if type(node) is cst.Call and _is_side_effect(node, dicts) else 0
     return own + sum(_count(child, dicts) for child in iter_children(node))

@@ -31,8 +31,11 @@ _BULK = {
     ("rq", "delay"): "`queue.enqueue_many([Queue.prepare_data(...), ...])` sends them in one "
                      "pipeline",
 }
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-_SCOPES = (cst.FunctionDef, cst.ClassDef)
+# Exact types: every node on a call's path is checked, and a failing isinstance() against
+# libcst classes is slow.
+_COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
+_SCOPES = frozenset({cst.FunctionDef, cst.ClassDef})
+_SUITES = frozenset({cst.IndentedBlock, cst.SimpleStatementSuite})
 _EXITS = (cst.Break, cst.Return, cst.Raise)
 _SMALL = 10  # a loop over a literal of at most this many items is not worth a bulk call
 _BATCH_WORDS = re.compile(r"chunk|batch|page|slice|partition", re.IGNORECASE)
@@ -133,9 +136,10 @@ def _in_loop(facts: FileFacts, enqueue: Enqueue) -> bool:
     while i < last:
         child = path[i + 1]
         after = path[i + 2] if i + 2 <= last else None
-        if isinstance(child, _SCOPES):
+        kind = type(child)
+        if kind in _SCOPES:
             looping = False
-        elif type(child) is cst.For:
+        elif kind is cst.For and isinstance(child, cst.For):
             if after is child.body:
                 literals: dict[str, cst.BaseExpression] = {}
                 if type(child.iter) is cst.Name:
@@ -151,9 +155,9 @@ def _in_loop(facts: FileFacts, enqueue: Enqueue) -> bool:
                 return False  # the loop target: no call there is one per iteration
             i += 2
             continue
-        elif isinstance(child, _COMPREHENSIONS):
+        elif kind in _COMPREHENSIONS:
             looping = True
-        elif looping and isinstance(child, cst.BaseSuite) and _exits(child):
+        elif looping and kind in _SUITES and isinstance(child, cst.BaseSuite) and _exits(child):
             looping = False
         elif looping and type(child) is cst.If and _flush_test(child.test):
             if after is child.body:

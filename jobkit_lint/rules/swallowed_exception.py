@@ -72,12 +72,18 @@ def _records_failure(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool
     return False
 
 
+# Exact-type screens before the isinstance() that narrows: most nodes are neither, and a
+# failing isinstance() against libcst classes is slow (see jobkit_lint.names.dotted_name).
+_LOOPS = frozenset({cst.For, cst.While})
+_HANDLERS = frozenset({cst.ExceptHandler, cst.ExceptStarHandler})
+
+
 def _in_loops(nodes: list[cst.CSTNode]) -> set[int]:
     # `for item in batch: try: ... except Exception: log; continue` isolates one item's
     # failure from the rest of the batch on purpose; retrying the whole batch is not better.
     inside: set[int] = set()
     for node in nodes:
-        if isinstance(node, cst.For | cst.While):
+        if type(node) in _LOOPS and isinstance(node, cst.For | cst.While):
             inside.update(id(n) for n in iter_body_nodes(node.body))
     return inside
 
@@ -269,7 +275,8 @@ def send_mail(to, subject):
                 nodes = job.body_nodes(body)
                 in_loops = _in_loops(nodes)
                 for node in nodes:
-                    if not isinstance(node, cst.ExceptHandler | cst.ExceptStarHandler):
+                    if type(node) not in _HANDLERS or not isinstance(
+                            node, cst.ExceptHandler | cst.ExceptStarHandler):
                         continue
                     if id(node) in in_loops:
                         continue
