@@ -25,6 +25,12 @@ _JOBKIT_SYNC = ("perform_async", "perform_in", "perform_at", "perform_bulk")
 _JOBKIT = frozenset({*_JOBKIT_SYNC, *(f"a{m}" for m in _JOBKIT_SYNC)})
 _RQ = frozenset({"enqueue", "enqueue_call", "enqueue_in", "enqueue_at"})
 _DJANGO = frozenset({"enqueue", "aenqueue"})
+# Every method name recognize_enqueue() answers for: any other attribute call is no enqueue
+# (unless it names a huey task), and most calls of a module are such calls.
+_METHODS = _JOBKIT | _RQ | _DJANGO | {
+    "delay", "delay_on_commit", "apply_async", "apply_async_on_commit", "send_task", "s", "si",
+    "signature", "enqueue_job", "send", "send_with_options", "schedule",
+}
 
 
 @dataclass(frozen=True)
@@ -75,16 +81,22 @@ def recognize_enqueue(
 ) -> EnqueueSite | None:
     """The enqueue this call performs, or None when it is not an enqueue."""
     func = call.func
+    huey = "huey" in index.frameworks
     if type(func) is not cst.Attribute:
+        if not huey:
+            return None
         job = resolver.qualify(func)
         if index.job_framework(job) == "huey":
             return EnqueueSite("huey", job, tuple(_positional(call) + _keywords(call)))
         return None
-    whole = resolver.qualify(func)
-    if index.job_framework(whole) == "huey":
-        # `tasks.refresh(bookmark_id)`: calling a huey task through its module enqueues it.
-        return EnqueueSite("huey", whole, tuple(_positional(call) + _keywords(call)))
+    if huey:
+        whole = resolver.qualify(func)
+        if index.job_framework(whole) == "huey":
+            # `tasks.refresh(bookmark_id)`: calling a huey task through its module enqueues it.
+            return EnqueueSite("huey", whole, tuple(_positional(call) + _keywords(call)))
     method = func.attr.value
+    if method not in _METHODS:
+        return None
     receiver = _strip_options(func.value)
     job = resolver.qualify(receiver)
     known = index.job_framework(job)

@@ -129,6 +129,7 @@ class ProjectIndex:
         self.digest = hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
         # Names canonicalised while the index was still growing may resolve differently now.
         self._memo = {}
+        self.frameworks = frozenset(self.jobs.values())
 
     def __getstate__(self) -> dict[str, Any]:
         # The memo is this process's own: workers fill theirs.
