@@ -71,6 +71,17 @@ class _Walker:
                 items = (value,)
             for item in items:
                 item_kind = type(item)
+                # Wrappers that hold one expression and nothing a rule reads are stepped
+                # over, and a dotted name holds nothing below it: a third of all nodes.
+                if item_kind is cst.Arg or item_kind is cst.Expr:
+                    item = item.value
+                    item_kind = type(item)
+                if item_kind is cst.Attribute:
+                    base = item.value
+                    while type(base) is cst.Attribute:
+                        base = base.value
+                    if type(base) in SKIP_TYPES:
+                        continue
                 if item_kind in SKIP_TYPES:
                     continue
                 path.append(item)
@@ -123,9 +134,11 @@ class _Walker:
     def function(self, node: cst.FunctionDef) -> None:
         for decorator in node.decorators:
             self.visit(decorator)
-        self.visit(node.params)
-        if node.returns is not None:
-            self.visit(node.returns)
+        # Of the signature only default values can hold a call worth seeing; annotations
+        # (a fifth of a typed module's nodes) hold none.
+        for param in _all_params(node.params):
+            if param.default is not None and type(param.default) not in SKIP_TYPES:
+                self.visit(param.default)
         method_of = self.class_stack[-1] if self.in_class_body and self.class_stack else None
         scope = Scope(parent=self.scope, class_name=method_of[0] if method_of else None,
                       opened=self.seq)
@@ -322,6 +335,11 @@ class _Walker:
                 for v in bound
             )
         return False
+
+
+def _all_params(params: cst.Parameters) -> list[cst.Param]:
+    star = [p for p in (params.star_arg, params.star_kwarg) if type(p) is cst.Param]
+    return [*params.posonly_params, *params.params, *params.kwonly_params, *star]
 
 
 def _caught(handler: cst.ExceptHandler) -> list[str]:
