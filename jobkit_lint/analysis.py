@@ -141,7 +141,7 @@ class _Walker:
                 self.visit(param.default)
         method_of = self.class_stack[-1] if self.in_class_body and self.class_stack else None
         scope = Scope(parent=self.scope, class_name=method_of[0] if method_of else None,
-                      opened=self.seq)
+                      opened=self.seq, node=node)
         for param in (*node.params.posonly_params, *node.params.params,
                       *node.params.kwonly_params):
             scope.params[param.name.value] = (
@@ -245,6 +245,15 @@ class _Walker:
         for target in node.targets:
             if type(target.target) is cst.Name:
                 self.bind(target.target.value, node.value)
+            elif type(target.target) is cst.Subscript:
+                self.store(target.target, node.value)
+
+    def store(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        depth, base = 0, target
+        while type(base) is cst.Subscript:
+            depth, base = depth + 1, base.value
+        if type(base) is cst.Name:
+            self.scope.stores.setdefault(base.value, []).append((depth, value))
 
     def ann_assign(self, node: cst.AnnAssign) -> None:
         self.children(node)
@@ -275,6 +284,8 @@ class _Walker:
 
     def call(self, node: cst.Call) -> None:
         facts = self.facts
+        if type(node.func) is cst.Name:
+            facts.calls.setdefault(node.func.value, []).append((node, self.scope, self.seq + 1))
         callee = dotted_name(node.func) or ""
         if callee.rsplit(".", 1)[-1] == "on_commit":
             self.visit(node.func)

@@ -46,6 +46,10 @@ class Scope:
     # The module's binding count when this function was entered: the enclosing scope's
     # bindings up to it are the ones visible here.
     opened: int = 0
+    # The function this scope is the body of (None for the module).
+    node: cst.FunctionDef | None = None
+    # `cache[a][b] = value`: per container name, the subscript depth and the value stored.
+    stores: dict[str, list[tuple[int, cst.BaseExpression]]] = field(default_factory=dict)
 
     def bind(self, name: str, value: cst.BaseExpression, seq: int = 0) -> None:
         """Record an assignment `name = value`, the `seq`-th binding of the module."""
@@ -96,3 +100,6 @@ class FileFacts:
     # The module's binding count at each `for` statement (by node id): the bindings a loop
     # sees are the ones numbered up to it.
     for_seqs: dict[int, int] = field(default_factory=dict)
+    # Calls of a plain name (`notify(order)`), with the scope they are made in and the binding
+    # count before them: what this module passes to its own functions' parameters.
+    calls: dict[str, list[tuple[cst.Call, Scope, int]]] = field(default_factory=dict)

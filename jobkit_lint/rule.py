@@ -16,7 +16,12 @@ from jobkit_lint.blocking import blocking_advice, is_async_job, local_bindings
 from jobkit_lint.facts import Enqueue, FileFacts, JobDef, Scope
 from jobkit_lint.names import dotted_name
 from jobkit_lint.traversal import call_name, iter_body_nodes, iter_children
-from jobkit_lint.values import describe_unserializable, is_model_value, iter_arg_values
+from jobkit_lint.values import (
+    describe_unserializable,
+    forwarded_keywords,
+    is_model_value,
+    iter_arg_values,
+)
 
 # Everything a rule may use: rule modules import from here only, so the analysis internals
 # can change without touching the rules.
@@ -31,6 +36,7 @@ __all__ = [
     "call_name",
     "describe_unserializable",
     "dotted_name",
+    "forwarded_keywords",
     "is_async_job",
     "is_model_value",
     "iter_arg_values",

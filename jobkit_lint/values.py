@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import libcst as cst
 
 from jobkit_lint.facts import FileFacts, Scope
 from jobkit_lint.names import dotted_name
 
-__all__ = ["describe_unserializable", "is_model_value", "iter_arg_values"]
+__all__ = ["describe_unserializable", "forwarded_keywords", "is_model_value",
+           "iter_arg_values", "passed_arguments"]
 
 _QUERY_METHODS = frozenset({
     "get", "filter", "exclude", "all", "first", "last", "order_by", "select_related",
@@ -29,6 +31,9 @@ _KOMBU_TYPES = ("datetime.", "decimal.", "uuid.", "django.utils.timezone.now")
 _NON_JSON_BUILTINS = frozenset({"set", "frozenset", "bytes", "bytearray", "object", "range"})
 _JSON_CONTAINERS = frozenset({"dict", "list", "tuple"})
 _MAX_DEPTH = 4
+# A model reaches a job through a few more steps than a value is described through: a loop
+# over a parameter, the call that passed it, the name bound there and what it was read from.
+_MODEL_DEPTH = 6
 # What iter_arg_values() looks inside; an exact-type screen first, as a failing isinstance()
 # against libcst classes is slow.
 _CONTAINERS = frozenset({cst.List, cst.Tuple, cst.Set, cst.Dict, cst.Call, cst.Name})
@@ -123,7 +128,7 @@ def is_model_value(
     `before` is the source-order number of the enqueue: a name then holds its last binding
     before it (`order = json.dumps(...)` after `order = Order.objects.get(...)` is a string).
     """
-    if depth > _MAX_DEPTH:
+    if depth > _MODEL_DEPTH:
         return False
     if type(expr) is cst.Name:
         return _name_is_model(facts, scope, expr.value, depth, before)
@@ -133,7 +138,9 @@ def is_model_value(
             return True
         return attr == "objects" or (attr == "query" and _model_class(facts, expr.value))
     if type(expr) is cst.Subscript:
-        return is_model_value(facts, scope, expr.value, depth + 1, before=before)
+        return is_model_value(facts, scope, expr.value, depth + 1, before=before) or (
+            _stored_model(facts, scope, expr, depth)
+        )
     if type(expr) is cst.Await:
         return is_model_value(facts, scope, expr.expression, depth + 1, before=before)
     if type(expr) is cst.Call:
@@ -149,7 +156,12 @@ def _name_is_model(
     for current in _scopes(scope):
         if name in current.params:
             annotation = current.params[name]
-            return annotation is not None and _model_class(facts, annotation)
+            if annotation is not None:
+                return _model_class(facts, annotation)
+            return any(
+                is_model_value(facts, caller, value, depth + 1, before=seq)
+                for value, caller, seq in passed_arguments(facts, current, name)
+            )
         if name in current.loops:
             return is_model_value(facts, current, current.loops[name], depth + 1)
         if name in current.env:
@@ -159,6 +171,78 @@ def _name_is_model(
                 for v, seq in current.bindings(name, ordered)
             )
     return False
+
+
+def _stored_model(facts: FileFacts, scope: Scope, read: cst.Subscript, depth: int) -> bool:
+    """`cache[a][b]` where this scope (or an outer one) stored a model as `cache[x][y] = ...`:
+    the container holds what was put in at that depth."""
+    levels, base = 0, cast(cst.BaseExpression, read)
+    while type(base) is cst.Subscript:
+        levels, base = levels + 1, base.value
+    if type(base) is not cst.Name:
+        return False
+    for current in _scopes(scope):
+        stored = current.stores.get(base.value)
+        if stored is not None:
+            return any(is_model_value(facts, current, value, depth + 1)
+                       for at, value in stored if at == levels)
+        if base.value in current.env or base.value in current.params:
+            return False
+    return False
+
+
+def _module_function(scope: Scope) -> cst.FunctionDef | None:
+    # Only a module-level function is called by its plain name from anywhere in the module.
+    parent = scope.parent
+    if scope.node is None or scope.class_name is not None or parent is None or (
+        parent.parent is not None
+    ):
+        return None
+    return scope.node
+
+
+def passed_arguments(
+    facts: FileFacts, scope: Scope, name: str
+) -> Iterator[tuple[cst.BaseExpression, Scope, int]]:
+    """What this module's calls pass to parameter `name` of the function `scope` is the body
+    of: each value with the caller's scope and binding count. Only by position before any
+    `*args`, or by keyword; a module-level function only."""
+    function = _module_function(scope)
+    if function is None:
+        return
+    params = function.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    index = positional.index(name) if name in positional else None
+    for call, caller, seq in facts.calls.get(function.name.value, []):
+        place, where = 0, index
+        for arg in call.args:
+            if arg.keyword is not None:
+                if arg.keyword.value == name:
+                    yield arg.value, caller, seq
+            elif arg.star == "*":
+                where = None  # `f(*items)`: no telling which positions it fills
+            elif not arg.star:
+                if place == where:
+                    yield arg.value, caller, seq
+                place += 1
+
+
+def forwarded_keywords(
+    facts: FileFacts, scope: Scope, name: str
+) -> Iterator[tuple[cst.BaseExpression, Scope, int]]:
+    """When `name` is the `**kwargs` parameter of the module-level function `scope` is the
+    body of: the keyword arguments this module's calls pass into it, with the caller's scope
+    and binding count."""
+    function = _module_function(scope)
+    star = function.params.star_kwarg if function is not None else None
+    if function is None or type(star) is not cst.Param or star.name.value != name:
+        return
+    params = function.params
+    named = {p.name.value for p in (*params.params, *params.kwonly_params)}
+    for call, caller, seq in facts.calls.get(function.name.value, []):
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value not in named:
+                yield arg.value, caller, seq
 
 
 def _call_is_model(

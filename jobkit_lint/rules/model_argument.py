@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from jobkit_lint.rule import (
     FileFacts,
     Rule,
     Violation,
     dotted_name,
+    forwarded_keywords,
     is_model_value,
     iter_arg_values,
 )
@@ -25,7 +28,10 @@ class ModelArgument(Rule):
     Flask-SQLAlchemy classes, classes from modules named `models` (see `model-modules`),
     ORM look-ups (`Order.objects.get(...)`, `session.get(Order, id)`, `Order.query.get(id)`,
     `get_object_or_404(Order, ...)`), parameters annotated with a model class, loop variables
-    over querysets, `self` inside a model class and `request.user`.
+    over querysets, `self` inside a model class and `request.user`. An unannotated parameter
+    of a module-level function holds what this module's calls pass to it, and a value read
+    from a container (`cache[key]`) what was stored in it; the keyword arguments of those
+    calls are followed into a `**kwargs` the function hands to the job.
     """
 
     CODE = "JK101"
@@ -45,6 +51,18 @@ import websocket
 
 def notify(order):
     websocket.send(order)
+""",
+        # What this module passes to the unannotated parameter is ids, not records.
+        """\
+import django_rq
+from shop.models import Order
+
+def notify_all(order_ids):
+    for order_id in order_ids:
+        django_rq.get_queue("default").enqueue("shop.work.notify", order_id)
+
+def flush():
+    notify_all(Order.objects.values_list("id", flat=True)[:10])
 """,
         # The name's last binding before the enqueue is a string.
         """\
@@ -118,6 +136,35 @@ def view(order_id):
     params = {"order": Order.objects.get(id=order_id), "notify": True}
     django_rq.get_queue("default").enqueue("shop.work.ship", **params)
 """,
+        # An unannotated parameter: what this module passes to it, here a queryset cached
+        # in a dict, iterated and put in the `**params` dict.
+        """\
+import django_rq
+from shop.models import Order
+
+def notify_all(orders, event):
+    for order in orders:
+        params = {"order": order, "event": event}
+        django_rq.get_queue("default").enqueue("shop.work.notify", **params)
+
+def flush(events):
+    cache = {}
+    for event in events:
+        cache[event] = Order.objects.filter(status=event)
+        notify_all(cache[event], event)
+""",
+        # Keyword arguments followed into a `**params` handed on to the queue: the finding
+        # is at the call that passes the model.
+        """\
+import django_rq
+from shop.models import Order
+
+def enqueue_job(func, **params):
+    django_rq.get_queue("default").enqueue(func, **params)
+
+def ship(order_id):
+    enqueue_job("shop.work.ship", order=Order.objects.get(id=order_id), notify=True)
+""",
         # Django 6 tasks: `.enqueue(...)` arguments are job arguments.
         """\
 from django.tasks import task
@@ -160,7 +207,14 @@ def view(order_id):
                 values = iter_arg_values(arg, scope=enqueue.scope, before=enqueue.seq)
                 for value in values:
                     if is_model_value(facts, enqueue.scope, value, before=enqueue.seq):
-                        label = dotted_name(value) or facts.module.code_for_node(value)
-                        yield Violation(
-                            value, enqueue.call, self.MESSAGE.format(value=f"`{label}`")
-                        )
+                        yield self._violation(facts, value, enqueue.call)
+                if type(arg) is not cst.Name:
+                    continue
+                for value, caller, seq in forwarded_keywords(facts, enqueue.scope, arg.value):
+                    if is_model_value(facts, caller, value, before=seq):
+                        yield self._violation(facts, value, enqueue.call)
+
+    def _violation(self, facts: FileFacts, value: cst.BaseExpression,
+                   call: cst.CSTNode) -> Violation:
+        label = dotted_name(value) or facts.module.code_for_node(value)
+        return Violation(value, call, self.MESSAGE.format(value=f"`{label}`"))
