@@ -103,3 +103,13 @@ class FileFacts:
     # Calls of a plain name (`notify(order)`), with the scope they are made in and the binding
     # count before them: what this module passes to its own functions' parameters.
     calls: dict[str, list[tuple[cst.Call, Scope, int]]] = field(default_factory=dict)
+    _functions: dict[str, cst.FunctionDef] | None = field(default=None, repr=False)
+
+    def module_functions(self) -> dict[str, cst.FunctionDef]:
+        """The module-level functions by name (memoised: every job's helpers are looked up)."""
+        if self._functions is None:
+            self._functions = {
+                stmt.name.value: stmt for stmt in self.module.body
+                if type(stmt) is cst.FunctionDef
+            }
+        return self._functions

@@ -53,10 +53,7 @@ def job_code(
     """A job's body functions and the helpers they call (one level): module-level functions
     called by name and, for a job class, its methods called as `self.name(...)`; with each
     one's nodes and the helper's name, so a message can say where the call is."""
-    functions = {
-        stmt.name.value: stmt for stmt in facts.module.body
-        if type(stmt) is cst.FunctionDef and stmt is not job.node
-    }
+    functions = facts.module_functions()
     methods: dict[str, cst.FunctionDef] = {}
     if type(job.node) is cst.ClassDef and type(job.node.body) is cst.IndentedBlock:
         methods = {
@@ -75,6 +72,7 @@ def job_code(
             helper, label = None, ""
             if type(func) is cst.Name and func.value not in jobs:
                 helper, label = functions.get(func.value), func.value
+                helper = None if helper is job.node else helper
             elif (
                 type(func) is cst.Attribute and type(func.value) is cst.Name
                 and func.value.value == "self"
@@ -82,7 +80,8 @@ def job_code(
                 helper, label = methods.get(func.attr.value), f"self.{func.attr.value}"
             if helper is not None and label not in seen:
                 seen.add(label)
-                yield helper, list(iter_body_nodes(helper.body)), label
+                # Memoised on the job like its bodies: every rule that reads helpers asks.
+                yield helper, job.body_nodes(helper), label
 
 
 @dataclass(frozen=True)
