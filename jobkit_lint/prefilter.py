@@ -65,7 +65,10 @@ def may_lint(text: str, job_names: AbstractSet[str] = frozenset()) -> bool:
     A module that only does `from billing.actors import charge; charge.send(x)` mentions no
     framework, so it is kept when it mentions the name of a job defined anywhere in the tree.
     """
-    if _ENQUEUES.search(text) or (_EMAIL.search(text) and _HANDLER.search(text)):
+    if _ENQUEUES.search(text):
+        return True
+    # Every e-mail marker but `smtplib` contains "mail" (`EmailMessage` too): `in` first.
+    if ("mail" in text or "smtplib" in text) and _EMAIL.search(text) and _HANDLER.search(text):
         return True
     if ("arq" in text or "saq" in text) and _ENQUEUE_WORDS.search(text):
         return True

@@ -179,10 +179,15 @@ def _partial_target(call: cst.Call) -> str | None:
     return dotted_name(first.value) if first.keyword is None and not first.star else None
 
 
+# Exact-type screens before the isinstance() that narrows (see names.dotted_name).
+_BLOCKS = frozenset({cst.If, cst.Try})
+_IMPORTS = frozenset({cst.Import, cst.ImportFrom})
+
+
 def _iter_top_level(body: Any) -> Any:
     """Top-level statements, looking inside `if`/`try` blocks where imports often hide."""
     for stmt in body:
-        if isinstance(stmt, cst.If | cst.Try):
+        if type(stmt) in _BLOCKS and isinstance(stmt, cst.If | cst.Try):
             yield from _iter_top_level(stmt.body.body)
             orelse = stmt.orelse if type(stmt) is cst.If else None
             if type(orelse) is cst.Else:
@@ -203,7 +208,7 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
             for small in stmt.body:
                 if (found := _serializer(small)) is not None:
                     summary.serializers.append(found)
-                if isinstance(small, cst.Import | cst.ImportFrom):
+                if type(small) in _IMPORTS and isinstance(small, cst.Import | cst.ImportFrom):
                     summary.imports.update(
                         import_bindings(small, module=name, is_package=is_package)
                     )
