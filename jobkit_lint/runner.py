@@ -229,7 +229,8 @@ def lint_paths(
         report.findings.extend(file.findings or [])
         # A file read only for the index is recorded once parsed (its summary and syntax are
         # then known), never as checked: it has not been linted.
-        if file.text is not None and (file.lint or file.key in parsed_for_index):
+        if cache.enabled and file.text is not None and (
+                file.lint or file.key in parsed_for_index):
             cache.put(file.label, {
                 "hash": file.digest,
                 "summary": file.summary.to_dict() if file.summary else None,

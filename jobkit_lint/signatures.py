@@ -15,11 +15,9 @@ def signature_of(node: cst.FunctionDef, *, skip_first: bool) -> dict[str, Any]:
     `varargs`, `kwonly_required`; `skip_first` drops `self` of a method."""
     params = node.params
     positional = [*params.posonly_params, *params.params][1 if skip_first else 0:]
-    module = cst.Module([])
     return {
         "params": [
-            [p.name.value,
-             module.code_for_node(p.annotation.annotation) if p.annotation else "",
+            [p.name.value, _text(p.annotation.annotation) if p.annotation else "",
              p.default is not None]
             for p in positional
         ],
@@ -33,6 +31,17 @@ def signature_of(node: cst.FunctionDef, *, skip_first: bool) -> dict[str, Any]:
             for a in d.decorator.args if a.keyword is not None
         }),
     }
+
+
+# Code generation needs a module for its settings only; one serves every annotation.
+_MODULE = cst.Module([])
+
+
+def _text(annotation: cst.BaseExpression) -> str:
+    # Most annotations are a bare name, whose code is the name: no code generation needed.
+    if type(annotation) is cst.Name and not annotation.lpar:
+        return annotation.value
+    return _MODULE.code_for_node(annotation)
 
 
 def perform_method(node: cst.ClassDef) -> cst.FunctionDef | None:

@@ -54,11 +54,10 @@ def _is_side_effect(call: cst.Call, dicts: set[str]) -> bool:
     return not any(word in owner for word in _INSTRUMENTS)
 
 
-def _only_deletes(nodes: list[cst.CSTNode], dicts: set[str]) -> bool:
+def _only_deletes(effects: list[cst.Call]) -> bool:
     # A retention or clean-up job (delete what expired, batch by batch) is what jobs are for;
     # deciding what to delete is not the business logic this rule is about.
-    names = {call_name(n) for n in nodes if type(n) is cst.Call and _is_side_effect(n, dicts)}
-    return names <= {"delete"}
+    return {call_name(n) for n in effects} <= {"delete"}
 
 
 _SCOPES = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda})
@@ -225,9 +224,12 @@ def onboard(user_id):
     @staticmethod
     def _why(body: cst.FunctionDef, nodes: list[cst.CSTNode]) -> str | None:
         dicts = _local_dicts(nodes)
-        if _only_deletes(nodes, dicts):
+        effects = [n for n in nodes if type(n) is cst.Call and _is_side_effect(n, dicts)]
+        if _only_deletes(effects):
             return None
-        count = _count(body.body, dicts)
+        # The longest path holds at most every side effect of the body: counting it (a walk
+        # of its own) can only find too many when there are.
+        count = _count(body.body, dicts) if len(effects) > _MAX_SIDE_EFFECTS else 0
         if count > _MAX_SIDE_EFFECTS:
             return f"{count} side-effecting calls"
         call_results = {

@@ -267,26 +267,21 @@ def resize_all(queue: Queue, images):
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         """Flag bulk-capable enqueues that run once per iteration of a loop."""
-        candidates: dict[int, tuple[Enqueue, str]] = {}
         for enqueue in facts.enqueues:
             func = enqueue.call.func
-            method = func.attr.value if type(func) is cst.Attribute else ""
-            advice = _BULK.get((enqueue.framework, method))
-            if not advice or _batched_argument(enqueue.call):
+            if type(func) is not cst.Attribute:
                 continue
-            receiver = func.value if type(func) is cst.Attribute else func
+            advice = _BULK.get((enqueue.framework, func.attr.value))
+            # The cheap test first: reading the path is cheaper than walking the arguments.
+            if not advice or not _in_loop(facts, enqueue) or _batched_argument(enqueue.call):
+                continue
+            receiver = func.value
             if _canvas(facts, receiver) or (
                 enqueue.framework == "rq" and not _queue_receiver(facts, receiver)
             ):
                 continue
-            if advice:
-                candidates[id(enqueue.call)] = (enqueue, advice)
-        for enqueue, advice in candidates.values():
-            if _in_loop(facts, enqueue):
-                func = enqueue.call.func
-                assert type(func) is cst.Attribute
-                job = facts.module.code_for_node(func.value)
-                label = facts.module.code_for_node(func)
-                yield Violation(enqueue.call, message=self.MESSAGE.format(
-                    call=label, advice=advice.format(job=job),
-                ))
+            job = facts.module.code_for_node(func.value)
+            label = facts.module.code_for_node(func)
+            yield Violation(enqueue.call, message=self.MESSAGE.format(
+                call=label, advice=advice.format(job=job),
+            ))
