@@ -1,6 +1,7 @@
 """Benchmark jobkit-lint against libcst parse-only time: Django, external trees, generated code.
 
 Run: python bench/lint_speed.py [--jobs 2] [--tree PATH[=COLD_TARGET_S]]... [--boost 15] [--fixit]
+     [--breakdown]
 
 Trees: (a) the source of the installed Django (skipped when Django is not importable), every
 `--tree` given (e.g. a checkout of saleor), and (b) a generated tree of job code. Each tree is
@@ -15,7 +16,10 @@ copied into a temporary directory first, so its cache never touches the original
 
 Per-core figures are CPU time, best of `--repeat`. The machine this runs on may be loaded by
 other work: the load average is printed with every tree, and CPU times are what load distorts
-least; `--boost N` (root) repeats cold and warm at nice -N, ahead of that other work. Nothing
+least; `--boost N` (root) repeats cold and warm at nice -N, ahead of that other work.
+`--breakdown` adds one more uncached one-core run with each phase timed (CPU): the libcst
+parses, the module summaries, the pre-filter, the index, the analysis walk, each rule,
+positions; what is left is discovery, reading, hashing and the passes' own loops. Nothing
 here is asserted; the targets are printed as met or MISSED.
 """
 
@@ -39,8 +43,11 @@ from typing import Any
 
 import libcst as cst
 
+import jobkit_lint.engine
+import jobkit_lint.runner
 import jobkit_lint.workers
 from jobkit_lint import lint_paths
+from jobkit_lint.registry import select_rules
 
 TARGET_COLD_DJANGO = 3.0
 TARGET_WARM_DJANGO = 0.5
@@ -305,7 +312,59 @@ def one_core(tree: Path) -> OneCore:
     return OneCore(seconds, len(report.findings), parsed, checked)
 
 
-def measure(label: str, tree: Path, jobs: int, repeat: int, boost: int) -> dict[str, float]:
+@contextlib.contextmanager
+def _timed(spent: dict[str, float], owner: Any, name: str, label: str) -> Any:
+    """Replace `owner.name` (looked up at call time) by a wrapper adding its CPU to `spent`;
+    a rule's `check` is a generator, timed by consuming it."""
+    original = getattr(owner, name)
+    consume = name == "check"
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.process_time()
+        try:
+            result = original(*args, **kwargs)
+            return iter(list(result)) if consume else result
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.process_time() - started
+
+    setattr(owner, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def breakdown(tree: Path, floor: float) -> None:
+    """Print where an uncached one-core run spends its CPU, against the parse/check floor."""
+    spent: dict[str, float] = {}
+    engine, runner, workers = jobkit_lint.engine, jobkit_lint.runner, jobkit_lint.workers
+    patches = [
+        (workers, "parse", "libcst parse + summary"), (engine, "summarize", "summaries"),
+        (workers, "syntax_error", "compile() checks"), (engine, "analyze", "analysis walk"),
+        (engine, "PositionMap", "positions"), (runner, "ProjectIndex", "project index"),
+        (runner, "may_define", "pre-filter"), (runner, "may_lint", "pre-filter"),
+        (runner, "mentions_job", "pre-filter (job names)"),
+    ]
+    patches += [(rule, "check", f"rule {rule.CODE}") for rule in select_rules((), ())]
+    with contextlib.ExitStack() as stack:
+        for owner, name, label in patches:
+            stack.enter_context(_timed(spent, owner, name, label))
+        started = time.process_time()
+        lint_paths([tree], jobs=1, use_cache=False)
+        total = time.process_time() - started
+    # A libcst parse also builds the summary; a failed compile() check is followed by a parse.
+    parse = spent.pop("libcst parse + summary", 0.0) - spent.get("summaries", 0.0)
+    checks = spent.pop("compile() checks", 0.0)
+    print(f"  breakdown of one more uncached 1-core run ({total:.2f} s CPU): libcst parses "
+          f"{parse:.2f} s + compile() checks {checks:.2f} s; on top, as a share of the floor:")
+    rest = total - parse - checks - sum(spent.values())
+    for label, seconds in [*sorted(spent.items(), key=lambda kv: -kv[1]), ("the rest", rest)]:
+        print(f"    {label:28s} {seconds:6.3f} s  +{seconds / floor:.1%}")
+
+
+def measure(
+    label: str, tree: Path, jobs: int, repeat: int, boost: int, *, detail: bool = False
+) -> dict[str, float]:
     """Print and return the cold/warm/parse-only/one-core numbers for one tree."""
     files = sorted(tree.rglob("*.py"))
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in files]
@@ -344,6 +403,8 @@ def measure(label: str, tree: Path, jobs: int, repeat: int, boost: int) -> dict[
           f"{len(best.checked)} compile() checks)")
     print(f"  those parses and checks alone:         {floor:6.2f} s CPU -> everything else "
           f"+{overhead:.0%}")
+    if detail:
+        breakdown(tree, floor)
     print(f"  load average after:  {load()}")
     return {"cold": cold, "warm": warm, "cold_cpu": cold_cpu, "warm_cpu": warm_cpu,
             "parse": parse, "one_core": best.seconds, "floor": floor, "overhead": overhead}
@@ -387,6 +448,8 @@ def main() -> int:
     parser.add_argument("--boost", type=int, default=0, metavar="N",
                         help="also time cold and warm at nice -N (root): less distorted by "
                              "other load")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time each phase of one uncached one-core run")
     parser.add_argument("--fixit", action="store_true",
                         help="also time Fixit's default rules on each tree (minutes)")
     args = parser.parse_args()
@@ -411,7 +474,7 @@ def main() -> int:
                 tree = Path(scratch) / "django-src"
                 shutil.copytree(django_dir, tree / "django")
                 a = measure(f"(a) Django {django.__version__} source", tree, args.jobs,
-                            args.repeat, args.boost)
+                            args.repeat, args.boost, detail=args.breakdown)
                 print(f"  target cold <= {TARGET_COLD_DJANGO} s wall: "
                       f"{verdict(a['cold'] <= TARGET_COLD_DJANGO)}; warm <= "
                       f"{TARGET_WARM_DJANGO} s wall: {verdict(a['warm'] <= TARGET_WARM_DJANGO)}")
@@ -419,14 +482,16 @@ def main() -> int:
         for path, target in args.tree:
             tree = Path(scratch) / path.resolve().name
             shutil.copytree(path, tree, ignore=shutil.ignore_patterns(".jobkit-lint-cache"))
-            t = measure(f"{path}", tree, args.jobs, args.repeat, args.boost)
+            t = measure(f"{path}", tree, args.jobs, args.repeat, args.boost,
+                        detail=args.breakdown)
             if target is not None:
                 print(f"  target cold <= {target} s wall: {verdict(t['cold'] <= target)}")
             report_overhead(t, tree)
         if not args.skip_generated:
             tree = Path(scratch) / "generated"
             generate(tree, args.files)
-            b = measure("(b) generated job code", tree, args.jobs, args.repeat, args.boost)
+            b = measure("(b) generated job code", tree, args.jobs, args.repeat, args.boost,
+                        detail=args.breakdown)
             report_overhead(b, tree)
     return 0
 
