@@ -127,14 +127,15 @@ ShipJob.perform_bulk([[1], [2, 3]])
             if facts.index.job_framework(enqueue.job) != "jobkit":
                 continue
             method = func.attr.value
-            label = facts.module.code_for_node(func.value)
+            # The job as written, generated only for a message: code generation is not free.
+            receiver = func.value
             if method in _SENDS:
-                yield from self._send(facts, enqueue, method, label)
+                yield from self._send(facts, enqueue, method, receiver)
             elif method == "perform_bulk":
-                yield from self._bulk(facts, enqueue, label)
+                yield from self._bulk(facts, enqueue, receiver)
 
     def _send(
-        self, facts: FileFacts, enqueue: Enqueue, method: str, label: str
+        self, facts: FileFacts, enqueue: Enqueue, method: str, job: cst.BaseExpression
     ) -> Iterator[Violation]:
         call = enqueue.call
         for arg in call.args:
@@ -147,12 +148,14 @@ ShipJob.perform_bulk([[1], [2, 3]])
         if not any(a.star for a in call.args):
             skip = 0 if method == "perform_async" else 1
             count = sum(1 for a in call.args if a.keyword is None) - skip
-            yield from self._count(facts, enqueue, label, count, call)
+            yield from self._count(facts, enqueue, job, count, call)
         for arg in call.args[0 if method == "perform_async" else 1:]:
             if arg.keyword is None and not arg.star:
                 yield from self._values(facts, arg.value, call)
 
-    def _bulk(self, facts: FileFacts, enqueue: Enqueue, label: str) -> Iterator[Violation]:
+    def _bulk(
+        self, facts: FileFacts, enqueue: Enqueue, job: cst.BaseExpression
+    ) -> Iterator[Violation]:
         call = enqueue.call
         first = next((a.value for a in call.args if a.keyword is None), None)
         rows: list[cst.BaseExpression] = []
@@ -164,12 +167,13 @@ ShipJob.perform_bulk([[1], [2, 3]])
             if not isinstance(row, cst.List | cst.Tuple):
                 continue
             if not any(type(e) is cst.StarredElement for e in row.elements):
-                yield from self._count(facts, enqueue, label, len(row.elements), row)
+                yield from self._count(facts, enqueue, job, len(row.elements), row)
             for element in row.elements:
                 yield from self._values(facts, element.value, call)
 
     def _count(
-        self, facts: FileFacts, enqueue: Enqueue, label: str, count: int, node: cst.CSTNode
+        self, facts: FileFacts, enqueue: Enqueue, job: cst.BaseExpression, count: int,
+        node: cst.CSTNode,
     ) -> Iterator[Violation]:
         signature = facts.index.signature(enqueue.job)
         arity = _arity(signature) if signature is not None else None
@@ -177,6 +181,7 @@ ShipJob.perform_bulk([[1], [2, 3]])
             return
         low, high = arity
         if count < low or (high is not None and count > high):
+            label = facts.module.code_for_node(job)
             yield self._violation(
                 node, enqueue.call,
                 f"`{label}.perform` takes {_wanted(low, high)} argument(s) but {count} are passed",

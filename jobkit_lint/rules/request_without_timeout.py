@@ -218,6 +218,8 @@ def fetch(url):
         if type(call.func) is not cst.Attribute:
             return None
         method = call.func.attr.value
+        if method not in _SESSION_METHODS and method not in _URLLIB3_METHODS:
+            return None  # before tracing what the receiver was built from
         kind = self._receiver_kind(facts, local, call.func.value)
         receiver = call.func.value
         adapter = type(receiver) is cst.Name and receiver.value in mounted
