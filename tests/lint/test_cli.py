@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from jobkit_lint import all_rules
+from jobkit_lint import all_rules, cache
 from jobkit_lint.cli import main
 
 from .helpers import FIXTURES, run_cli, write_tree
@@ -253,6 +253,18 @@ def test_warm_cache_run_returns_identical_findings(
     assert cold[:2] == warm[:2]
     assert "cached: 0" in cold[2] and "cached: 1" in warm[2]
     assert (project / ".jobkit-lint-cache" / "cache.json").is_file()
+
+
+def test_a_cache_written_by_other_linter_code_is_not_reused(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "--format", "json", "--stats")
+    # Same version number, different rules: as after editing a checkout or upgrading libcst.
+    monkeypatch.setattr(cache, "stamp", lambda: "3:other-code")
+    again = run(capsys, "--format", "json", "--stats")
+    assert "cached: 0" in again[2]
+    assert json.loads((project / ".jobkit-lint-cache" / "cache.json").read_text())[
+        "format"] == "3:other-code"
 
 
 def test_cache_is_invalidated_when_a_job_definition_moves_elsewhere(
