@@ -114,11 +114,40 @@ def test_build_writes_sidekiq_fields() -> None:
         (b'{"class":"X","args":[1e999],"jid":"a","queue":"q"}', "out of range"),
         (b"[" * 100_000, "nested too deeply"),
         (b'{"class":"X","args":[],"jid":"a","queue":"q","created_at":"now"}', "created_at"),
+        (b'{"class":"","args":[],"jid":"a","queue":"q"}', "class=''"),
+        (b'{"class":"X","args":[],"jid":"","queue":"q"}', "jid=''"),
+        (b'{"class":"X","args":[],"jid":"a","queue":"q","retry":-1}', "retry=-1"),
+        (b'{"class":"X","args":[],"jid":"a","queue":"q","retry":1.5}', "retry=1.5"),
+        (b'{"class":"X","args":[],"jid":"a","queue":"q","retry_count":true}', "retry_count=True"),
+        (b'{"class":"X","args":[],"jid":"a","queue":"q"} {}', "Extra data"),
+        (b'{"class":"X","args":[1,]}', "not valid JSON"),
+        *[(b'{"class":"X","args":[],"jid":"a","queue":"q","%s":true}' % f.encode(),
+           f"field {f}: time value True") for f in pl.TIME_FIELDS],
     ],
 )
 def test_decode_rejects_bad_payloads_naming_the_field(raw: bytes, message: str) -> None:
     with pytest.raises(PayloadError, match=message.replace("[", "\\[")):
         pl.decode(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b' {"class":"X","args":[],"jid":"a","queue":"q"}\n',
+        b'{"class":"X","args":[],"jid":"a","queue":"q","retry":0,"at":null,"created_at":17e8}',
+        b'{"class":"X","args":[],"jid":"a","queue":"q","retry":true,"enqueued_at":1700000000000}',
+    ],
+)
+def test_decode_accepts_valid_payloads_in_every_form(raw: bytes) -> None:
+    assert pl.decode(raw)["class"] == "X"
+
+
+def test_validate_accepts_subclassed_values_built_in_python() -> None:
+    class Name(str):
+        pass
+
+    pl.validate({"class": Name("X"), "args": [], "jid": "a", "queue": "q", "retry": 2,
+                 "created_at": 1.0})
 
 
 def test_sidekiq_retry_now_negative_retry_count_is_accepted() -> None:
