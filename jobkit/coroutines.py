@@ -103,18 +103,20 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
     raise value
 
 
-def plain_chain(
-    middleware: Sequence[ServerMiddleware], job: Job, payload: Payload, inner: Call
-) -> Call:
-    """``inner`` wrapped in each middleware's ``perform`` (``aperform`` on this thread's
-    loop for a middleware that defines only that)."""
-    call = inner
+#: One middleware's hook for plain jobs: called as ``layer(job, payload, call_next)``.
+PlainLayer = Callable[["Job", Payload, Call], None]
+
+
+def plain_layers(middleware: Sequence[ServerMiddleware]) -> tuple[PlainLayer, ...]:
+    """Each middleware's ``perform`` (``aperform`` on this thread's loop for a middleware
+    that defines only that), innermost first: worked out once per middleware tuple."""
+    layers: list[PlainLayer] = []
     for mw in reversed(middleware):
         if overrides(mw, "perform") or not overrides(mw, "aperform"):
-            call = functools.partial(mw.perform, job, payload, call)
+            layers.append(mw.perform)
         else:
-            call = functools.partial(_run_aperform, mw, job, payload, call)
-    return call
+            layers.append(functools.partial(_run_aperform, mw))
+    return tuple(layers)
 
 
 #: One middleware's hook for coroutine jobs: called as ``layer(job, payload, call_next)``.
@@ -198,5 +200,9 @@ def cancelling(*, unknown: bool) -> bool:
     task = asyncio.current_task()
     if task is None:
         return False
-    counter = getattr(task, "cancelling", None)
-    return unknown if counter is None else bool(counter() > 0)
+    # try, not getattr: this runs after every coroutine job, and the attribute is there
+    # from Python 3.11 on.
+    try:
+        return bool(task.cancelling() > 0)
+    except AttributeError:
+        return unknown

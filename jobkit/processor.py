@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import inspect
 import logging
 import time
@@ -22,15 +23,17 @@ from . import payload as pl
 from . import periodic_entries, registry, retry, scripts
 from .coroutines import (
     Layer,
+    PlainLayer,
     cancelling,
     coroutine_layers,
-    plain_chain,
+    plain_layers,
     run_sync,
     settle,
     wrap,
 )
 from .errors import PayloadError, UnknownJobError
 from .keys import Keys
+from .periodic_entries import TICK_FIELD
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -47,7 +50,7 @@ Status = Literal["done", "retry", "dead", "discarded", "dropped", "invalid", "re
 WHILE_EXECUTING_WAIT = 1.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """The result of running one job, and what to write for it."""
 
@@ -143,8 +146,10 @@ class Processor:
         self.middleware = middleware
         self._unlock = connection.register_script(scripts.UNLOCK)
         self._async_redis: PerLoop[aredis.Redis] | None = None
-        # coroutine_layers(self.middleware), worked out again if the attribute is replaced.
+        # coroutine_layers / plain_layers of self.middleware, worked out again if the
+        # attribute is replaced.
         self._layers: tuple[tuple[ServerMiddleware, ...], tuple[Layer, ...]] = ((), ())
+        self._plain: tuple[tuple[ServerMiddleware, ...], tuple[PlainLayer, ...]] = ((), ())
 
     def release(self, lock: tuple[str, str]) -> None:
         """Release a unique lock if its owner still holds it."""
@@ -180,7 +185,8 @@ class Processor:
     def run(self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job]) -> Outcome:
         """:meth:`process` after :meth:`load`: an executor that routes by
         ``job.is_coroutine()`` decodes each payload once."""
-        mode, lock = self._lock_of(payload)
+        mode = payload.get("unique")
+        lock = self._lock_of(payload) if mode else None
         if lock and mode == "until_executing":
             self.release(lock)
             lock = None
@@ -214,7 +220,8 @@ class Processor:
 
     async def arun(self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job]) -> Outcome:
         """:meth:`aprocess` after :meth:`load` (see :meth:`run`)."""
-        mode, lock = self._lock_of(payload)
+        mode = payload.get("unique")
+        lock = self._lock_of(payload) if mode else None
         if lock and mode == "until_executing":
             await self._arelease(lock)
             lock = None
@@ -224,7 +231,7 @@ class Processor:
             return self._held_elsewhere(raw, queue, payload, job)
         started = time.perf_counter()
         try:
-            if job.is_coroutine():
+            if job._coroutine:  # job.is_coroutine(), without the call
                 # Awaited here, not through helper coroutines: each frame between the task
                 # and the job is crossed again at every resume of the job.
                 await self._acall(self._instance(job, payload), payload, payload["args"])
@@ -250,10 +257,10 @@ class Processor:
         if self._async_redis is not None:
             await self._async_redis.aclose()
 
-    def _lock_of(self, payload: pl.Payload) -> tuple[Any, tuple[str, str] | None]:
-        mode = payload.get("unique")
+    def _lock_of(self, payload: pl.Payload) -> tuple[str, str] | None:
+        # Only for a payload with a "unique" mode: most have none, and skip this call.
         digest = payload.get("unique_digest")
-        return mode, (self.keys.unique(digest), payload["jid"]) if mode and digest else None
+        return (self.keys.unique(digest), payload["jid"]) if digest else None
 
     def _held_elsewhere(
         self, raw: bytes, queue: str, payload: pl.Payload, job: type[Job]
@@ -284,23 +291,28 @@ class Processor:
         instance = job()
         instance.jid = payload["jid"]
         instance.retry_count = payload.get("retry_count")
-        instance.tick = periodic_entries.tick_of(payload)
+        # The class's tick (None) stands for the jobs that are not periodic runs.
+        if TICK_FIELD in payload:
+            instance.tick = periodic_entries.tick_of(payload)
         return instance
 
     def _perform(self, job: type[Job], payload: pl.Payload) -> None:
         instance = self._instance(job, payload)
         args = payload["args"]
-        if job.is_coroutine():
+        if job._coroutine:
             run_sync(lambda: self._acall(instance, payload, args))
             return
-
-        def call() -> None:
-            result = instance.perform(*args)
-            # None first: the awaitable check goes through an ABC, on every job otherwise.
-            if result is not None and inspect.isawaitable(result):
-                run_sync(lambda: settle(result))
-
-        plain_chain(self.middleware, instance, payload, call)()
+        middleware = self.middleware
+        if self._plain[0] is not middleware:
+            self._plain = (middleware, plain_layers(middleware))
+        layers = self._plain[1]
+        if not layers:
+            _call(instance, args)
+            return
+        call: Callable[[], None] = functools.partial(_call, instance, args)
+        for layer in layers:
+            call = functools.partial(layer, instance, payload, call)
+        call()
 
     def _acall(self, instance: Job, payload: pl.Payload, args: list[Any]) -> Awaitable[None]:
         """The awaitable that runs ``instance`` through the middleware: its own ``perform``
@@ -312,7 +324,8 @@ class Processor:
         # is_coroutine(): perform is ``async def``, so calling it makes the coroutine to await.
         if not layers:
             return instance.perform(*args)  # type: ignore[no-any-return]
-        return wrap(layers, instance, payload, lambda: instance.perform(*args))()
+        # A partial, not a lambda: calling it adds no Python frame.
+        return wrap(layers, instance, payload, functools.partial(instance.perform, *args))()
 
     def _aredis(self) -> aredis.Redis:
         if self._async_redis is None:
@@ -326,6 +339,13 @@ class Processor:
         # redis-py before 8 types eval() as Awaitable-or-value on the asyncio client too.
         reply: Any = self._aredis().eval(scripts.UNLOCK, 1, lock[0], lock[1])
         await reply
+
+
+def _call(instance: Job, args: list[Any]) -> None:
+    result = instance.perform(*args)
+    # None first: the awaitable check goes through an ABC, on every job otherwise.
+    if result is not None and inspect.isawaitable(result):
+        run_sync(lambda: settle(result))
 
 
 def _lock_ms(job: type[Job]) -> int:
