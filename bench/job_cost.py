@@ -4,10 +4,12 @@ outcome; no exchanger, no fetch. Run under callgrind twice and subtract, so star
     valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/job_cost.py sync 500
     valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/job_cost.py sync 2000
 
-(Ir(2000) - Ir(500)) / 1500 is the cost of one job. ``sync-redis`` and ``async-redis`` jobs
-make one INCR each (the redis-call workloads). ``async`` runs coroutine jobs through
-``Processor.arun`` on one event loop, one task per job as the loop executor does. The job
-bodies do nothing: the figure is the runtime's own cost.
+(Ir(2000) - Ir(500)) / 1500 is the cost of one job. ``worker-sync`` / ``worker-async`` drain
+that many jobs, pushed beforehand, through a whole worker (fetch, exchanger, executors,
+acknowledgement) started in this process: its redis database is flushed first.
+``sync-redis`` and ``async-redis`` jobs make one INCR each (the redis-call workloads), the
+others nothing. ``async`` runs coroutine jobs through ``Processor.arun`` on one event loop,
+one task per job as the loop executor does.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ import redis.asyncio as aredis
 
 from jobkit import Job
 from jobkit import payload as pl
+from jobkit.keys import Keys
 from jobkit.middleware.logging import JobLogger
 from jobkit.processor import Processor
 from jobkit.settings import Settings
+from jobkit.worker import Worker
+from jobkit.worker_options import WorkerOptions
 
 
 class NoopJob(Job):
@@ -43,11 +48,13 @@ class AsyncNoopJob(Job):
 class RedisCallJob(Job):
     """One INCR on the job's own connection (bench/throughput.py's redis-call body)."""
 
+    url = ""
     connection: redis.Redis | None = None
 
     def perform(self, n: int) -> None:
-        assert self.connection is not None
-        self.connection.incr("job-cost")
+        if self.connection is None:
+            RedisCallJob.connection = redis.Redis.from_url(self.url)
+        self.connection.incr("job-cost")  # type: ignore[union-attr]
 
 
 class AsyncRedisCallJob(Job):
@@ -56,8 +63,10 @@ class AsyncRedisCallJob(Job):
     connection: aredis.Redis | None = None
 
     async def perform(self, n: int) -> None:
-        assert self.connection is not None
-        await self.connection.incr("job-cost")
+        # Made on first use, on the loop that runs the jobs.
+        if self.connection is None:
+            AsyncRedisCallJob.connection = aredis.Redis.from_url(RedisCallJob.url)
+        await self.connection.incr("job-cost")  # type: ignore[union-attr]
 
 
 #: mode -> (job class, coroutine job?)
@@ -75,14 +84,35 @@ def payloads(job: type[Job], count: int) -> list[bytes]:
     return [template.replace(b"0" * 24, b"%024x" % i) for i in range(count)]
 
 
+def drain_worker(job: type[Job], count: int, settings: Settings) -> None:
+    """Push ``count`` jobs, then run a worker until it has processed them all."""
+    connection = redis.Redis.from_url(settings.redis_url)
+    connection.flushdb()
+    raws = payloads(job, count)
+    queue = Keys(settings.namespace).queue("default")
+    for start in range(0, count, 1000):
+        connection.lpush(queue, *raws[start : start + 1000])
+    worker = Worker(settings, WorkerOptions())
+    worker.start()
+    # Polled, not awaited: the worker has no completion hook, and a poll every 50 ms costs
+    # the same few instructions per second in both runs, not per job.
+    while worker.processed < count:
+        time.sleep(0.05)
+    worker.stop()
+    assert worker.failed == 0, worker.failed
+
+
 def main() -> None:
     mode, count = sys.argv[1], int(sys.argv[2])
     url = sys.argv[3] if len(sys.argv) > 3 else "redis://127.0.0.1:6379/0"
     settings = Settings(redis_url=url)
+    RedisCallJob.url = url
+    if mode.startswith("worker-"):
+        drain_worker(MODES[mode.removeprefix("worker-")], count, settings)
+        return
     # The worker's default chain: JobLogger, with the jobkit.job logger at WARNING.
     processor = Processor(settings, redis.Redis.from_url(url), middleware=(JobLogger(),))
     job = MODES[mode]
-    RedisCallJob.connection = redis.Redis.from_url(url)
     if not job.is_coroutine():
         process = processor.process
         for raw in payloads(job, count):
@@ -98,7 +128,6 @@ def main() -> None:
             assert outcome.status == "done", outcome
 
         async def drain() -> None:
-            AsyncRedisCallJob.connection = aredis.Redis.from_url(url)
             for raw in raws:
                 await asyncio.get_running_loop().create_task(one(raw))
 
