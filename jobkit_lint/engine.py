@@ -73,8 +73,12 @@ def lint_parsed(
     # The children too: a node the analysis built is placed by the real nodes it holds.
     nodes = [n for _rule, v in violations
              for n in (v.node, v.anchor, *v.node.children) if n is not None]
-    positions = PositionMap(parsed.source, parsed.tree, nodes, statements=True)
-    blocks = positions.blocks() if "jobkit-lint:" in parsed.source else []
+    # Block suppressions need every def placed; otherwise only the statements that hold a
+    # finding are generated.
+    commented = "jobkit-lint:" in parsed.source
+    positions = PositionMap(parsed.source, parsed.tree, nodes, statements=True,
+                            whole=commented)
+    blocks = positions.blocks() if commented else []
     suppressions = find_suppressions(parsed.source, blocks)
     findings = []
     for rule, v in violations:

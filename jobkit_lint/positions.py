@@ -160,25 +160,66 @@ def _parts(node: cst.CSTNode) -> list[cst.CSTNode]:
 class PositionMap:
     """Spans of the given nodes of `module` (whose code is `source`), computed at once.
 
-    With `statements`, every statement is positioned too, for :meth:`context`.
+    With `statements`, the statements are positioned too, for :meth:`context`: all of them
+    when `whole` (for :meth:`blocks`), else those of the top-level statements generated.
     """
 
     def __init__(self, source: str, module: cst.Module, nodes: Iterable[cst.CSTNode], *,
-                 statements: bool = False) -> None:
+                 statements: bool = False, whole: bool = True) -> None:
         self.source = source
         self.starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
         self.statements = list(_statements(module)) if statements else []
-        state = _MarkingState(default_indent=module.default_indent,
-                              default_newline=module.default_newline)
+        wanted: set[int] = set()
+        needed = {id(node) for node in nodes}
         for node in nodes:
-            state.wanted.update(id(part) for part in _parts(node))
+            wanted.update(id(part) for part in _parts(node))
         for statement, _scope in self.statements:
-            state.wanted.update(id(part) for part in _parts(statement))
+            wanted.update(id(part) for part in _parts(statement))
+        self.offsets: dict[int, tuple[int, int]] = {}
+        if whole or not module.has_trailing_newline or not self._from_end(
+                source, module, wanted, needed):
+            self._whole(source, module, wanted)
+
+    def _state(self, module: cst.Module, wanted: set[int]) -> _MarkingState:
+        return _MarkingState(default_indent=module.default_indent,
+                             default_newline=module.default_newline, wanted=wanted)
+
+    def _whole(self, source: str, module: cst.Module, wanted: set[int]) -> None:
+        state = self._state(module, wanted)
         module._codegen(state)
         # libcst drops a byte-order mark from the code it regenerates; the source keeps it.
         bom = 1 if source.startswith("\ufeff") else 0
-        offsets = list(accumulate(map(len, state.tokens), initial=bom))
-        self.offsets = {key: (offsets[a], offsets[b]) for key, (a, b) in state.marks.items()}
+        self._place(state, bom)
+
+    def _place(self, state: _MarkingState, base: int) -> None:
+        offsets = list(accumulate(map(len, state.tokens), initial=base))
+        self.offsets.update(
+            {key: (offsets[a], offsets[b]) for key, (a, b) in state.marks.items()})
+
+    def _from_end(self, source: str, module: cst.Module, wanted: set[int],
+                  needed: set[int]) -> bool:
+        """Generate the footer and then top-level statements from the last one back, until
+        every node in `needed` is placed: findings cluster in few statements, and the code
+        a statement generates does not depend on the ones before it. The module ends with
+        the source (a trailing newline is kept), so each statement's offset is what is left
+        of the source before it. False when some node was never placed (a node the analysis
+        built is placed by its children, which `needed` holds too): generate it all."""
+        end = len(source)
+        footer = self._state(module, wanted)
+        for line in module.footer:
+            line._codegen(footer)
+        end -= sum(map(len, footer.tokens))
+        placed: set[int] = set()
+        for statement in reversed(module.body):
+            state = self._state(module, wanted)
+            statement._codegen(state)
+            end -= sum(map(len, state.tokens))
+            self._place(state, end)
+            placed.update(key for key in state.marks if key in needed)
+            if len(placed) == len(needed):
+                return True
+        self.offsets.clear()
+        return False
 
     def __contains__(self, node: object) -> bool:
         return isinstance(node, cst.CSTNode) and self._range(node) is not None

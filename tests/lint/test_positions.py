@@ -260,3 +260,39 @@ def test_findings_inside_every_kind_of_compound_statement_are_positioned() -> No
     ]
     # The same statement in the same function: one key, which a baseline counts five times.
     assert len({f.fingerprint for f in found}) == 1
+
+
+class _Everything(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.nodes.append(node)
+        return True
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_placing_from_the_end_agrees_with_generating_the_whole_module(
+    newline: str, bom: str
+) -> None:
+    source = bom + newline.join([
+        "# header comment", "import os", "", "", "@decorator", "def view(request):",
+        "    # inside", "    return ship.delay(request.user, {1, 2})", "", "",
+        "class Job(Base):", "    x: int = f(  1,", "  2)", "", "# footer comment", "",
+    ])
+    tree = cst.parse_module(source)
+    everything = _Everything()
+    tree.visit(everything)
+    nodes = everything.nodes[1:]  # the module itself is never a finding
+    whole = PositionMap(source, tree, nodes, statements=True)
+    from_end = PositionMap(source, tree, nodes, statements=True, whole=False)
+    assert from_end.offsets == whole.offsets
+    assert len(whole.offsets) > len(nodes) // 2
+    # Only the last statement is generated when the findings are all in it.
+    last = tree.body[-1]
+    partial = PositionMap(source, tree, [last], statements=True, whole=False)
+    assert id(tree.body[0]) not in partial.offsets
+    assert partial.span(last) == whole.span(last)
+    assert partial.context(last) == whole.context(last)
