@@ -95,8 +95,10 @@ class _Walker:
     def import_(self, node: cst.Import | cst.ImportFrom) -> None:
         # Function-level imports (common to dodge import cycles) join the module's map.
         resolver = self.facts.resolver
+        pairs = self.facts.bound.get(id(node))
         resolver.imports.update(
             import_bindings(node, module=resolver.module, is_package=resolver.is_package)
+            if pairs is None else pairs
         )
 
     def klass(self, node: cst.ClassDef) -> None:
@@ -382,9 +384,11 @@ def analyze(
     resolver: NameResolver,
     index: ProjectIndex,
     own_jobs: dict[str, str] | None = None,
+    bound: dict[int, tuple[tuple[str, str], ...]] | None = None,
 ) -> FileFacts:
-    """Walk `module` once and return its facts; `own_jobs` are this module's decorated jobs."""
+    """Walk `module` once and return its facts; `own_jobs` are this module's decorated jobs,
+    `bound` what its top-level imports bind (see `ModuleSummary.bound`)."""
     facts = FileFacts(module=module, resolver=resolver, index=index, module_scope=Scope(),
-                      own_jobs=own_jobs or {})
+                      own_jobs=own_jobs or {}, bound=bound or {})
     _Walker(facts).visit(module)
     return facts

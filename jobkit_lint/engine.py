@@ -65,7 +65,8 @@ def lint_parsed(
         assert parsed.error is not None
         enabled = code_enabled(parsed.error.code, ignore)
         return [parsed.error] if enabled else []
-    facts = analyze(parsed.tree, parsed.summary.resolver(), index, parsed.summary.jobs)
+    summary = parsed.summary
+    facts = analyze(parsed.tree, summary.resolver(), index, summary.jobs, summary.bound)
     violations = _unique((rule, v) for rule in rules for v in rule().check(facts))
     wants_suppressions = bool(violations) or warn_unused_ignores
     if not wants_suppressions:

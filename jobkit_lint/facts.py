@@ -103,6 +103,8 @@ class FileFacts:
     # Calls of a plain name (`notify(order)`), with the scope they are made in and the binding
     # count before them: what this module passes to its own functions' parameters.
     calls: dict[str, list[tuple[cst.Call, Scope, int]]] = field(default_factory=dict)
+    # What each top-level import binds, by node id, from the module's summary.
+    bound: dict[int, tuple[tuple[str, str], ...]] = field(default_factory=dict, repr=False)
     _functions: dict[str, cst.FunctionDef] | None = field(default=None, repr=False)
 
     def module_functions(self) -> dict[str, cst.FunctionDef]:

@@ -234,8 +234,10 @@ class PositionMap:
         `node` — a compound statement's first line only (needs `statements`)."""
         bounds = self._range(node)
         best: tuple[cst.BaseStatement, tuple[str, ...], int, int] | None = None
+        offsets = self.offsets
         for statement, scope in self.statements:
-            outer = self._range(statement)
+            # A statement is a tree node: it has a place of its own or was not generated.
+            outer = offsets.get(id(statement))
             if bounds is None or outer is None or not (outer[0] <= bounds[0] <= bounds[1]
                                                        <= outer[1]):
                 continue

@@ -36,6 +36,11 @@ class ModuleSummary:
     #: Coroutine jobs registered by listing them (arq's ``functions = [...]``, SAQ's
     #: ``{"functions": [...]}``): qualified name → framework; they may live in other modules.
     registered: dict[str, str] = field(default_factory=dict)
+    # What each top-level import binds, by the id of its node in the tree just summarised:
+    # the analysis walk of that tree replays them instead of resolving them again. Never
+    # cached (ids mean nothing in another run); a summary read from the cache has none.
+    bound: dict[int, tuple[tuple[str, str], ...]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def resolver(self) -> NameResolver:
         """A name resolver seeded with this module's imports and top-level definitions."""
@@ -209,9 +214,9 @@ def summarize(module: cst.Module, *, name: str, is_package: bool) -> ModuleSumma
                 if (found := _serializer(small)) is not None:
                     summary.serializers.append(found)
                 if type(small) in _IMPORTS and isinstance(small, cst.Import | cst.ImportFrom):
-                    summary.imports.update(
-                        import_bindings(small, module=name, is_package=is_package)
-                    )
+                    pairs = tuple(import_bindings(small, module=name, is_package=is_package))
+                    summary.bound[id(small)] = pairs
+                    summary.imports.update(pairs)
                 elif type(small) is cst.Assign and type(small.value) is cst.Call:
                     callee = _partial_target(small.value) or dotted_name(small.value.func)
                     for target in small.targets:

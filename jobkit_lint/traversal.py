@@ -73,12 +73,27 @@ def iter_children(node: cst.CSTNode) -> list[cst.CSTNode]:
 
 def iter_body_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every node under `node` in pre-order, not entering nested functions or classes."""
+    # Several rules walk every job body: iter_children is inlined, children are pushed
+    # and reversed in place, without a list of their own.
     stack = iter_children(node)[::-1]
+    pop, push = stack.pop, stack.append
+    fields, not_nodes, scopes = FIELDS, _NOT_NODES, _SCOPES
     while stack:
-        current = stack.pop()
+        current = pop()
         yield current
-        if type(current) not in _SCOPES:
-            stack.extend(iter_children(current)[::-1])
+        kind = type(current)
+        if kind in scopes:
+            continue
+        mark = len(stack)
+        for name in fields.get(kind) or fields_of(kind):
+            value = getattr(current, name)
+            value_kind = type(value)
+            if value_kind is tuple or value_kind is list:
+                stack.extend(value)
+            elif value_kind not in not_nodes:
+                push(value)
+        if len(stack) - mark > 1:
+            stack[mark:] = stack[mark:][::-1]
 
 
 _SCOPES = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda})
