@@ -122,10 +122,11 @@ class _Recording:
 
 
 def _statements(
-    module: cst.Module,
+    root: cst.Module | cst.BaseStatement,
 ) -> Iterator[tuple[cst.BaseStatement, tuple[str, ...]]]:
-    """Every statement, outermost first, with the names of the defs and classes around it."""
-    stack: list[tuple[cst.CSTNode, tuple[str, ...]]] = [(module, ())]
+    """Every statement of a module (or a top-level statement and those inside it), outermost
+    first, with the names of the defs and classes around it."""
+    stack: list[tuple[cst.CSTNode, tuple[str, ...]]] = [(root, ())]
     while stack:
         current, scope = stack.pop()
         if isinstance(current, cst.BaseStatement):
@@ -168,16 +169,17 @@ class PositionMap:
                  statements: bool = False, whole: bool = True) -> None:
         self.source = source
         self.starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
-        self.statements = list(_statements(module)) if statements else []
+        self.statements: list[tuple[cst.BaseStatement, tuple[str, ...]]] = []
         wanted: set[int] = set()
         needed = {id(node) for node in nodes}
         for node in nodes:
             wanted.update(id(part) for part in _parts(node))
-        for statement, _scope in self.statements:
-            wanted.update(id(part) for part in _parts(statement))
         self.offsets: dict[int, tuple[int, int]] = {}
         if whole or not module.has_trailing_newline or not self._from_end(
-                source, module, wanted, needed):
+                source, module, wanted, needed, statements=statements):
+            self.statements = list(_statements(module)) if statements else []
+            for statement, _scope in self.statements:
+                wanted.update(id(part) for part in _parts(statement))
             self._whole(source, module, wanted)
 
     def _state(self, module: cst.Module, wanted: set[int]) -> _MarkingState:
@@ -197,7 +199,7 @@ class PositionMap:
             {key: (offsets[a], offsets[b]) for key, (a, b) in state.marks.items()})
 
     def _from_end(self, source: str, module: cst.Module, wanted: set[int],
-                  needed: set[int]) -> bool:
+                  needed: set[int], *, statements: bool) -> bool:
         """Generate the footer and then top-level statements from the last one back, until
         every node in `needed` is placed: findings cluster in few statements, and the code
         a statement generates does not depend on the ones before it. The module ends with
@@ -210,13 +212,18 @@ class PositionMap:
             line._codegen(footer)
         end -= sum(map(len, footer.tokens))
         placed: set[int] = set()
+        # The statements inside each generated one, last first: kept in source order.
+        inner: list[list[tuple[cst.BaseStatement, tuple[str, ...]]]] = []
         for statement in reversed(module.body):
+            inner.append(list(_statements(statement)) if statements else [])
+            wanted.update(id(part) for s, _scope in inner[-1] for part in _parts(s))
             state = self._state(module, wanted)
             statement._codegen(state)
             end -= sum(map(len, state.tokens))
             self._place(state, end)
             placed.update(key for key in state.marks if key in needed)
             if len(placed) == len(needed):
+                self.statements = [s for chunk in reversed(inner) for s in chunk]
                 return True
         self.offsets.clear()
         return False

@@ -289,6 +289,8 @@ def test_placing_from_the_end_agrees_with_generating_the_whole_module(
     whole = PositionMap(source, tree, nodes, statements=True)
     from_end = PositionMap(source, tree, nodes, statements=True, whole=False)
     assert from_end.offsets == whole.offsets
+    assert [(id(s), scope) for s, scope in from_end.statements] == [
+        (id(s), scope) for s, scope in whole.statements]
     assert len(whole.offsets) > len(nodes) // 2
     # Only the last statement is generated when the findings are all in it.
     last = tree.body[-1]
