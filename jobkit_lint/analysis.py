@@ -288,8 +288,11 @@ class _Walker:
         facts = self.facts
         if type(node.func) is cst.Name:
             facts.calls.setdefault(node.func.value, []).append((node, self.scope, self.seq + 1))
-        callee = dotted_name(node.func) or ""
-        if callee.rsplit(".", 1)[-1] == "on_commit":
+        func = node.func
+        # The last name first: a dotted name is only worth building for an `on_commit`.
+        last = (func.attr.value if type(func) is cst.Attribute
+                else func.value if type(func) is cst.Name else None)
+        if last == "on_commit" and dotted_name(func) is not None:
             self.visit(node.func)
             self.on_commit_depth += 1
             for arg in node.args:
