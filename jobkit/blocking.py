@@ -26,6 +26,9 @@ log = logging.getLogger("jobkit.worker")
 #: Seconds one blocking command waits server-side before it is sent again. Each repeat is a
 #: command; connections are health-checked after 30 s without a reply, so stay under that.
 BLOCK_SECONDS = 25.0
+#: Longest pause between reconnection attempts. Short: after a Sentinel failover the new
+#: master is up within a second or two, and an idle worker only hears of jobs through these.
+RECONNECT_BACKOFF = 1.0
 
 
 def can_block(connection: redis.Redis) -> bool:
@@ -161,7 +164,9 @@ class Blocker:
                         return
                     if self.on_error is not None:
                         self.on_error(e)
-                    backoff = next_backoff(backoff, self.name, e)
+                    # Nothing is in flight while this waits: quiesce() must not wait for it.
+                    self._idle.set()
+                    backoff = next_backoff(backoff, self.name, e, limit=RECONNECT_BACKOFF)
                     self._stopped.wait(backoff)
                     continue
                 if reply:
@@ -173,7 +178,12 @@ class Blocker:
 
     def _command(self) -> Any:
         if self._client_id is None:
-            # A new connection (first use, or after an error): its id changes.
+            # A new connection (first use, or after an error): its id changes. redis-py
+            # reconnects a held connection to the address it last had; connect() is what asks
+            # Sentinel for the master, which a failover has moved.
+            conn: Any = self.client.connection
+            if conn is not None:
+                conn.connect()
             client_id = integer(self.client.client_id())
             if self.prepare is not None:
                 self.prepare(self.client)

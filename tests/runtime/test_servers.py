@@ -340,8 +340,12 @@ def test_sentinel_failover_mid_run_loses_no_job(servers: Servers, tmp_path: Path
             k for k in new_master.scan_iter(match=f"{namespace}:jobkit:inprogress:*")
             if new_master.llen(k)], 15, "queue and in-progress lists to empty")
         assert [w.poll() for w in workers] == [None, None], "a worker died in the failover"
-        for w in workers:
-            w.send_signal(signal.SIGTERM)
+        # Stopped through the new master, as the Web UI's "stop" does: each worker's blocking
+        # wait for signals must have found its way there too.
+        identities = [m.decode() for m in new_master.smembers(keys.processes)]
+        assert len(identities) == 2, identities
+        for identity in identities:
+            new_master.lpush(keys.signals(identity), "TERM")
         assert [w.wait(20) for w in workers] == [0, 0]
     finally:
         for w in workers:
