@@ -13,10 +13,12 @@ way to run coroutine jobs), on one event loop per thread that lives as long as t
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextvars
 import functools
 import inspect
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,7 +59,11 @@ class _ThreadLoop:
             self.loop.close()
 
     def __del__(self) -> None:
-        self.close()
+        # Not while the interpreter tears its modules down: running the loop then calls
+        # into modules half gone (time-machine before 2.18 segfaults in its patched clock).
+        # The main thread's loop was closed by atexit, before that.
+        if not sys.is_finalizing():
+            self.close()
 
 
 def close_thread_loop() -> None:
@@ -67,6 +73,10 @@ def close_thread_loop() -> None:
     if holder is not None:
         _local.loop = None
         holder.close()
+
+
+# The main thread's locals outlive every atexit callback: close its loop while all is whole.
+atexit.register(close_thread_loop)
 
 
 def run_sync(factory: Callable[[], Awaitable[T]]) -> T:

@@ -9,8 +9,11 @@ import asyncio
 import gc
 import json
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -451,6 +454,43 @@ def test_run_sync_keeps_one_loop_per_thread() -> None:
     t.join()
     first, second = seen
     assert first == second
+
+
+# Registered before jobkit is imported, so it runs after jobkit's own exit handler: by then
+# the main thread's loop must be closed and its async generators finalized. Time travel first
+# patches the clock in C; time-machine before 2.18 crashed when a loop ran during teardown.
+EXIT_SCRIPT = """
+import atexit, sys
+closed = []
+atexit.register(lambda: print("finalized at exit" if closed else "still open at exit"))
+import time_machine
+from jobkit.coroutines import run_sync
+
+async def ticks():
+    try:
+        yield 1
+        yield 2
+    finally:
+        closed.append(True)
+
+async def first():
+    gen = ticks()
+    sys.modules["__main__"].gen = gen  # kept alive, suspended, until the loop's shutdown
+    return await gen.__anext__()
+
+with time_machine.travel(0):
+    pass
+print(run_sync(first))
+"""
+
+
+def test_the_main_threads_loop_is_closed_at_exit_before_teardown(tmp_path: Path) -> None:
+    script = tmp_path / "exit_script.py"
+    script.write_text(EXIT_SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout.split()) == (0, ["1", "finalized", "at", "exit"]), (
+        done.stderr)
 
 
 def test_a_worker_threads_loop_closes_its_async_pool_when_the_thread_ends(
