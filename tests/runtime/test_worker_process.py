@@ -340,8 +340,10 @@ def test_cpu_pins_the_worker_and_all_its_threads_to_that_cpu(
     cpu = sorted(os.sched_getaffinity(0))[-1]
     worker = spawn("--cpu", str(cpu))
     _one_worker(r, keys)
-    threads = list(Path(f"/proc/{worker.pid}/task").iterdir())
-    assert len(threads) >= 4  # main, exchanger, housekeeper and two executors
+    tasks = Path(f"/proc/{worker.pid}/task")
+    # It registers before it starts its threads: main, exchanger, housekeeper, two executors.
+    wait_for(lambda: len(list(tasks.iterdir())) >= 5, 15, "the worker's threads to start")
+    threads = list(tasks.iterdir())
     allowed = {_cpus_allowed_of(task) for task in threads}
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(15) == 0
