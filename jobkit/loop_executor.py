@@ -184,9 +184,10 @@ class LoopExecutor:
         # In the loop's own context, not in that of the job whose finish starts this one: a
         # task copies the context it is created in, and each job's must be as clean as if it
         # ran first.
-        run.task = self._context.run(self._loop.create_task,  # type: ignore[union-attr]
-                                     self._one(run))
-        self._tasks[run.task] = run
+        task = self._context.run(self._loop.create_task,  # type: ignore[union-attr]
+                                 self._one(run))
+        run.task = task
+        self._tasks[task] = run
 
     async def _finish(self) -> None:
         running = set(self._tasks)
