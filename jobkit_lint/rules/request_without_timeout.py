@@ -6,7 +6,15 @@ from collections.abc import Iterator, Sequence
 
 import libcst as cst
 
-from jobkit_lint.rule import FileFacts, Rule, Violation, blocking_advice, is_async_job, job_code
+from jobkit_lint.rule import (
+    FileFacts,
+    Rule,
+    Violation,
+    blocking_advice,
+    is_async_job,
+    job_code,
+    local_bindings,
+)
 
 _REQUESTS_FUNCS = frozenset({"get", "post", "put", "patch", "delete", "head", "options",
                              "request"})
@@ -36,22 +44,6 @@ def _has_double_star(call: cst.Call) -> bool:
 
 def _is_none(arg: cst.Arg | None) -> bool:
     return arg is not None and type(arg.value) is cst.Name and arg.value.value == "None"
-
-
-def _bindings(nodes: Sequence[cst.CSTNode]) -> dict[str, list[cst.BaseExpression]]:
-    """Local names bound by `name = value` and `with value as name` in a job body."""
-    bound: dict[str, list[cst.BaseExpression]] = {}
-    for node in nodes:
-        if type(node) is cst.Assign:
-            for target in node.targets:
-                if type(target.target) is cst.Name:
-                    bound.setdefault(target.target.value, []).append(node.value)
-        elif (
-            type(node) is cst.WithItem and node.asname is not None
-            and type(node.asname.name) is cst.Name
-        ):
-            bound.setdefault(node.asname.name.value, []).append(node.item)
-    return bound
 
 
 def _mounted(facts: FileFacts, nodes: Sequence[cst.CSTNode]) -> set[str]:
@@ -175,7 +167,7 @@ def fetch(url):
         for job in facts.jobs:
             coroutine = is_async_job(job)
             for _function, nodes, helper in job_code(facts, job):
-                local = _bindings(nodes)
+                local = local_bindings(nodes)
                 mounted = _mounted(facts, nodes)
                 for node in nodes:
                     if type(node) is not cst.Call or id(node) in seen:
