@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import cli_errors
 from ._version import __version__
@@ -18,6 +18,9 @@ from .errors import ConfigError
 from .fetch import parse_queue
 from .require import require, require_all
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .worker import Worker
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -30,8 +33,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from .worker import Worker, WorkerOptions
-
     if args.processes < 1:
         raise ConfigError(f"--processes={args.processes} must be at least 1")
     if args.processes > 1:
@@ -41,12 +42,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             raise ConfigError(f"--cpu={args.cpu} pins one process; with --processes each "
                               "child gets a CPU of its own (or none with --no-pin)")
         return supervisor.run(args.argv, args.processes, main=main, pin=not args.no_pin)
-    if args.no_pin:
-        raise ConfigError("--no-pin is for --processes N; one process is only pinned by --cpu")
-    if args.cpu is not None:
-        from .supervisor import pin_to_cpu
-
-        pin_to_cpu(args.cpu)  # before any thread starts: threads inherit it
+    if args.cpu is not None and args.no_pin:
+        raise ConfigError(f"--cpu={args.cpu} pins the worker and --no-pin says not to: "
+                          "give one of them")
+    from .placement import place_worker
+    from .worker import Worker, WorkerOptions
 
     sys.path.insert(0, os.getcwd())
     require_all(args.require)
@@ -56,7 +56,18 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                             async_concurrency=args.async_concurrency)
     settings = _settings(args)
     worker = Worker(settings, options)
+    # Once every option is known good (a bad one must not pin the caller), before the worker
+    # starts its threads. The threads the -r modules started are moved along.
+    placement = place_worker(cpu=args.cpu, pin=not args.no_pin)
+    try:
+        _run(worker)
+    finally:
+        if placement is not None:
+            placement.close()
+    return 0
 
+
+def _run(worker: Worker) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         if worker.stopping:
             logging.getLogger("jobkit").warning("second signal: exiting now; "
@@ -75,7 +86,6 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     worker.run()
-    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -150,10 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--processes", type=int, default=1,
                    help="run N worker processes, restarting any that dies (default: 1)")
     w.add_argument("--no-pin", action="store_true",
-                   help="with --processes: let the OS move the children between CPUs "
-                        "(default: each on a CPU of its own while there are enough)")
+                   help="let the OS move the worker's threads between CPUs (default: one "
+                        "CPU no other jobkit worker here has, moving off it when other "
+                        "processes crowd it; with --processes, a CPU per child while there "
+                        "are enough). For jobs whose work runs outside the GIL")
     w.add_argument("--cpu", type=int, default=None, metavar="N",
-                   help="run this worker process on CPU N only")
+                   help="run this worker process on CPU N only, and stay there")
     _add_redis_options(w)
     w.set_defaults(func=_cmd_worker)
 

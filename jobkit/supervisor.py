@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import NoReturn
 
-from .errors import ConfigError
+from .placement import usable_cpus
 
 log = logging.getLogger("jobkit.supervisor")
 #: A child that dies sooner than this after its start is restarted with growing delays.
@@ -47,25 +47,6 @@ def strip_processes(argv: Sequence[str]) -> list[str]:
         elif not arg.startswith("--processes=") and arg != "--no-pin":
             out.append(arg)
     return out
-
-
-def usable_cpus() -> list[int]:
-    """The CPUs this process may run on, or [] where the OS cannot pin processes."""
-    if not hasattr(os, "sched_getaffinity"):
-        return []
-    return sorted(os.sched_getaffinity(0))
-
-
-def pin_to_cpu(cpu: int) -> None:
-    """Run this process (and the threads it starts afterwards) on CPU ``cpu`` only."""
-    cpus = usable_cpus()
-    if not cpus:
-        raise ConfigError(f"--cpu={cpu}: this OS cannot pin a process to a CPU "
-                          "(no sched_setaffinity)")
-    if cpu not in cpus:
-        raise ConfigError(f"--cpu={cpu}: this process may only run on CPUs "
-                          f"{', '.join(map(str, cpus))}")
-    os.sched_setaffinity(0, {cpu})
 
 
 def cpu_plan(count: int, *, pin: bool) -> Sequence[int | None]:
@@ -171,7 +152,8 @@ class Supervisor:
 
     def _spawn(self, slot: int) -> None:
         cpu = self.cpus[slot]
-        argv = [*self.argv, *([] if cpu is None else ["--cpu", str(cpu)])]
+        # A child without a CPU of its own is not placed by itself either.
+        argv = [*self.argv, *(["--no-pin"] if cpu is None else ["--cpu", str(cpu)])]
         child: Child
         if self.fork and self.main is not None:
             sys.stdout.flush()

@@ -166,6 +166,8 @@ class Worker:
         self.exchanger.is_coroutine = is_coroutine_job
         self.exchanger.submit_coroutines = self.loop_executor.submit
         self.exchanger.coroutine_slots = self.options.async_concurrency
+        ready = self.loop_executor.ready
+        self.exchanger.coroutines_waiting = lambda: len(ready)
 
     def _start_wakers(self) -> None:
         """Blocking waits for jobs (one per queue) and for signals; none on fakeredis, where

@@ -6,8 +6,9 @@ import pytest
 
 import jobkit
 from jobkit.cli import main
+from jobkit.placement import usable_cpus
 from jobkit.settings import Settings
-from jobkit.supervisor import cpu_plan, strip_processes, usable_cpus
+from jobkit.supervisor import cpu_plan, strip_processes
 
 
 @pytest.mark.parametrize(("changes", "message"), [
@@ -61,14 +62,16 @@ def test_settings_are_frozen() -> None:
     (["worker", "--processes", "0"], "--processes=0 must be at least 1"),
     (["worker", "--processes", "2", "--cpu", "0"], "--cpu=0 pins one process; with --processes"),
     (["worker", "--cpu", "99999"], "--cpu=99999: this "),
-    (["worker", "--no-pin"], "--no-pin is for --processes N"),
+    (["worker", "--cpu", "0", "--no-pin"], "--cpu=0 pins the worker and --no-pin says not"),
     (["worker", "--redis-url", "localhost"], "must be a URL"),
 ])
 def test_worker_command_rejects_bad_options_naming_them(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    placed = usable_cpus()
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+    assert usable_cpus() == placed, "a refused worker command leaves the caller's CPUs alone"
 
 
 def test_supervisor_passes_on_every_option_but_its_own() -> None:

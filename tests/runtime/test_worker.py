@@ -18,6 +18,7 @@ import jobkit
 from jobkit.fetch import Acks, Fetcher, fetch_order, parse_queue
 from jobkit.keys import Keys
 from jobkit.scheduler import Scheduler
+from jobkit.work import UnitOfWork
 
 from .helpers import Clock, wait_for
 
@@ -367,3 +368,26 @@ def test_a_fetch_takes_queues_in_order_and_moves_more_than_a_thousand(
     assert r.llen(keys.queue("low")) == 5
     assert {m.decode() for m in r.smembers(keys.inprogress_index)} == {"h:1:x|high",
                                                                        "h:1:x|low"}
+
+
+def test_the_exchanger_lingers_only_while_the_executors_with_jobs_have_enough_buffered(
+        settings: jobkit.Settings) -> None:
+    # Outcomes are written at once when an executor is about to run dry, else batched for
+    # up to LINGER. A worker of coroutine jobs used to count only the threads' buffer —
+    # always empty there — and wrote nearly every outcome on its own.
+    exchanger = jobkit.Worker(settings, jobkit.WorkerOptions(
+        concurrency=10, prefetch=40, log_jobs=False)).exchanger
+    waiting: list[UnitOfWork] = []
+    exchanger.is_coroutine = lambda raw: raw.startswith(b"c")
+    exchanger.submit_coroutines = waiting.extend
+    exchanger.coroutines_waiting = lambda: len(waiting)
+    assert exchanger._running_short(time.monotonic()), "nothing fetched yet: write at once"
+    exchanger.take([UnitOfWork("default", b"c%d" % i) for i in range(30)])
+    assert not exchanger._running_short(time.monotonic()), "30 coroutine jobs wait for slots"
+    del waiting[12:]
+    assert exchanger._running_short(time.monotonic()), "12 left, under half the prefetch"
+    waiting.extend(UnitOfWork("default", b"c") for _ in range(30))
+    exchanger.take([UnitOfWork("default", b"p%d" % i) for i in range(5)])
+    assert exchanger._running_short(time.monotonic()), "the threads have 5 plain jobs left"
+    exchanger.take([UnitOfWork("default", b"p") for _ in range(20)])
+    assert not exchanger._running_short(time.monotonic())
