@@ -96,11 +96,17 @@ class CpuClaim:
 
         path = Path(directory or tempfile.gettempdir()) / f"jobkit-cpu-{cpu}.lock"
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except PermissionError:
-            # Created by another user: a shared lock is still one file, and flock needs no
-            # write access to it.
-            fd = os.open(path, os.O_RDONLY)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            except PermissionError:
+                # Created by another user: a shared lock is still one file, and flock needs
+                # no write access to it.
+                fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            # Unreadable (another user's, under umask 077) or no such directory: no way to
+            # agree on this CPU with whoever else runs here, so it counts as taken.
+            log.warning("cannot claim CPU %d: lock file %s: %s", cpu, path, e.strerror or e)
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -211,7 +217,11 @@ class CpuWatch:
             if claim is None:
                 continue  # another jobkit worker's
             here = others_share(before, after, current, ours_on=current)
-            self._move(cpu)
+            try:
+                self._move(cpu)
+            except OSError:
+                claim.close()  # still where we were: keep that claim, give this one back
+                raise
             self.claim.close()
             self.claim = claim
             self.moves += 1

@@ -126,6 +126,27 @@ def test_a_claimed_cpu_is_not_claimed_again_until_released(tmp_path: Path) -> No
     other.close()
 
 
+def test_a_lock_file_that_cannot_be_opened_counts_as_taken_and_says_where(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    missing = tmp_path / "no-such-dir"
+    assert CpuClaim.take(3, str(missing)) is None
+    assert f"cannot claim CPU 3: lock file {missing / 'jobkit-cpu-3.lock'}" in caplog.text
+
+
+def test_a_failed_move_keeps_the_old_cpu_and_gives_the_new_one_back() -> None:
+    moves = _Moves(held=set())
+    start = _FakeClaim(0)
+
+    def move(cpu: int) -> None:
+        raise OSError(22, "Invalid argument")
+
+    watch = CpuWatch(start, [0, 1], take=moves.take, move=move)  # type: ignore[arg-type]
+    with pytest.raises(OSError):
+        watch.step(_sample(0, 0, cpu0=0, cpu1=0), _sample(5, 0, cpu0=5, cpu1=0))
+    assert watch.claim is start and not start.closed and watch.moves == 0
+    assert [c.closed for c in moves.claims] == [True]
+
+
 def test_a_claim_is_released_when_its_process_is_killed(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from jobkit.placement import CpuClaim; "
