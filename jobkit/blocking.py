@@ -68,7 +68,7 @@ class Blocker:
         name: str,
         on_error: Callable[[redis.RedisError], None] | None = None,
         one_shot: bool = False,
-        prepare: Callable[[redis.Redis], None] | None = None,
+        prepare: Callable[[Any], None] | None = None,
     ) -> None:
         self.client = client
         self.control = control
@@ -79,7 +79,7 @@ class Blocker:
         #: Disarm after each reply delivered: a job wake-up takes one job, then the caller
         #: fetches the rest in queue order.
         self.one_shot = one_shot
-        #: Run on each new connection before the first command.
+        #: Run on each new connection before the first command, with that connection.
         self.prepare = prepare
         self.timeout = BLOCK_SECONDS
         self._armed = threading.Event()
@@ -90,6 +90,12 @@ class Blocker:
         self._idle.set()
         self._lock = threading.Lock()
         self._thread = thread(self._loop, name)
+        conn: Any = client.connection
+        if conn is not None:
+            # redis-py reopens a dropped connection on its next command by itself, under a
+            # new client id: CLIENT UNBLOCK must follow it there, or a quiesce waits out the
+            # whole block and the exchanger cannot reconcile meanwhile.
+            conn.register_connect_callback(self._on_connect)
 
     def start(self, *, armed: bool = False) -> None:
         if armed:
@@ -137,8 +143,10 @@ class Blocker:
         if self._thread.is_alive():
             log.warning("%s did not stop within %.1fs", self.name, timeout)
         conn: Any = self.client.connection
-        if conn is not None and hasattr(conn, "_jobkit_socket_timeout"):
-            conn.socket_timeout = conn._jobkit_socket_timeout
+        if conn is not None:
+            conn.deregister_connect_callback(self._on_connect)
+            if hasattr(conn, "_jobkit_socket_timeout"):
+                conn.socket_timeout = conn._jobkit_socket_timeout
         with contextlib.suppress(redis.RedisError):
             self.client.close()
 
@@ -176,17 +184,25 @@ class Blocker:
             finally:
                 self._idle.set()
 
+    def _on_connect(self, conn: Any) -> None:
+        """On every (re)connection, before any command of ours: learn its client id."""
+        try:
+            conn.send_command("CLIENT", "ID")
+            client_id = integer(conn.read_response())
+            if self.prepare is not None:
+                self.prepare(conn)
+        except BaseException:
+            conn.disconnect()  # half set up: the next command connects afresh
+            raise
+        with self._lock:
+            self._client_id = client_id
+
     def _command(self) -> Any:
         if self._client_id is None:
-            # A new connection (first use, or after an error): its id changes. redis-py
-            # reconnects a held connection to the address it last had; connect() is what asks
-            # Sentinel for the master, which a failover has moved.
+            # After an error: connect() is what asks Sentinel for the master, which a
+            # failover has moved (redis-py would reconnect to the address it last had).
             conn: Any = self.client.connection
             if conn is not None:
-                conn.connect()
-            client_id = integer(self.client.client_id())
-            if self.prepare is not None:
-                self.prepare(self.client)
-            with self._lock:
-                self._client_id = client_id
+                conn.disconnect()
+                conn.connect()  # calls _on_connect
         return self.command(self.client, self.timeout)

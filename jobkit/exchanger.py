@@ -113,6 +113,10 @@ class Exchanger:
         #: Disarms them and waits until none has a move in flight; False if one is stuck.
         self.quiesce_wakers: Callable[[], bool] | None = None
         self._armed = False
+        #: A call that may have moved jobs into our lists failed (its reply lost): compare
+        #: the lists with what we track before going on, idle or not. Set from any thread;
+        #: cleared only by a reconciliation that ran.
+        self._reconcile_due = threading.Event()
         #: Jobs a blocking wait moved in (the first job after each idle spell).
         self.wakeups = 0
         self.processed = 0
@@ -265,6 +269,7 @@ class Exchanger:
             except redis.RedisError as e:
                 log.warning("cannot requeue a job taken while quieting (%s); it stays in "
                             "this process's in-progress list for reconciliation", e)
+                self.reconcile_soon()
             return
         if self.options.strict and len(self.options.queues) > 1:
             self.inbox.put(Woken(work, taken=False))
@@ -273,8 +278,14 @@ class Exchanger:
             self.inbox.put(Woken(work, taken=True))
 
     def wake_polling(self) -> None:
-        """A blocking wait failed: poll until it works again."""
+        """A blocking wait failed: poll until it works again. The move it was waiting for
+        may have happened with its reply lost: reconcile."""
         self._armed = False
+        self.reconcile_soon()
+
+    def reconcile_soon(self) -> None:
+        """From any thread: a job may be in our lists that no thread knows of."""
+        self._reconcile_due.set()
         self.inbox.put(None)
 
     def wake(self) -> None:
@@ -298,12 +309,14 @@ class Exchanger:
                 return
             now = time.monotonic()
             try:
-                if (backoff or (fetched and now >= next_reconcile)) and self._quiesce(
+                due = self._reconcile_due.is_set()
+                if (due or (fetched and now >= next_reconcile)) and self._quiesce(
                         pending, woken):
                     if woken:
                         batch, woken = woken, []
                         self._wake_up(batch, pending)
-                    # After an error the fetch may have moved jobs without our knowing.
+                    # Cleared first: an error from here on sets it again.
+                    self._reconcile_due.clear()
                     self.reconcile()
                     next_reconcile, fetched = now + reconcile_every, False
                 if woken:
@@ -316,8 +329,10 @@ class Exchanger:
                 items = self.exchange(pending, room)
                 backoff = 0.0
             except redis.RedisError as e:
-                # Unwritten outcomes keep their jobs in our in-progress lists: no loss.
+                # Unwritten outcomes keep their jobs in our in-progress lists: no loss. The
+                # fetch may have moved jobs without our knowing: reconcile once Redis is back.
                 self._armed = False
+                self._reconcile_due.set()
                 backoff = next_backoff(backoff, "acknowledge and fetch", e)
                 self._stop.wait(backoff)
                 continue
@@ -327,6 +342,7 @@ class Exchanger:
                 log.exception("cannot record %d outcome(s)", len(pending))
                 self.release(pending)
                 pending = []
+                self._reconcile_due.set()
                 continue
             fetched = fetched or room > 0
             if not items and room > 0:
@@ -402,7 +418,7 @@ class Exchanger:
                     pending.append(item)
                 else:
                     self._sort(item, pending, woken)
-            if self._stop.is_set() or woken:
+            if self._stop.is_set() or woken or self._reconcile_due.is_set():
                 return
             now = time.monotonic()
             recheck = self._recheck_at

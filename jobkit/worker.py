@@ -234,9 +234,11 @@ class Worker:
                 raise
             return (raw, bool(paused)) if raw is not None else None
 
-        def prepare(client: redis.Redis) -> None:
+        def prepare(conn: Any) -> None:
             # Before the first move into the list: recovery finds lists through the index.
-            client.sadd(index, member)
+            # On the raw connection: it runs while redis-py connects it.
+            conn.send_command("SADD", index, member)
+            conn.read_response()
 
         def deliver(reply: tuple[bytes, bool]) -> None:
             raw, paused = reply

@@ -197,3 +197,56 @@ def _ping(r: redis.Redis) -> bool:
         return bool(r.ping())
     except redis.ConnectionError:
         return False
+
+
+def _blocked_ids(r: redis.Redis) -> set[int]:
+    """Clients blocked in BLMOVE now (``cmd`` alone names the last command, done or not)."""
+    return {int(c["id"]) for c in r.client_list()
+            if c.get("cmd") == "blmove" and "b" in c.get("flags", "")}
+
+
+def test_quiesce_stops_a_wait_on_a_connection_that_redis_py_reopened(
+    real_settings: jobkit.Settings,
+) -> None:
+    """redis-py reopens a dropped connection on its next command, with a new client id;
+    CLIENT UNBLOCK on the old id does nothing, and a quiesce waited out the whole block
+    (25 s), so the exchanger could not reconcile."""
+    r = jobkit.get_client().redis
+    source = f"{real_settings.namespace}:blocker-source"
+    blocker = blocking.Blocker(
+        blocking.blocking_client(r), r,
+        lambda c, t: c.blmove(source, f"{source}:to", t),  # type: ignore[arg-type, unused-ignore]
+        lambda reply: None, name="test-waker")
+    blocker.start(armed=True)
+    try:
+        wait_for(lambda: blocker._client_id in _blocked_ids(r))
+        assert blocker.quiesce()
+        # Dropped while idle, as a pool's disconnect() drops it: nothing tells the Blocker.
+        blocker.client.connection.disconnect()  # type: ignore[union-attr]
+        before = set(_blocked_ids(r))
+        blocker.arm()
+        wait_for(lambda: bool(_blocked_ids(r) - before))
+        started = time.monotonic()
+        assert blocker.quiesce(timeout=2.0), "the reopened connection's wait was not stopped"
+        assert time.monotonic() - started < 1.0
+        assert not _blocked_ids(r) - before
+    finally:
+        blocker.stop(timeout=1)
+
+
+def test_a_job_left_in_an_idle_workers_list_by_a_lost_reply_runs(
+    real_settings: jobkit.Settings, make_worker: Callable[..., jobkit.Worker]
+) -> None:
+    """A blocking move whose reply is lost leaves the job in the worker's in-progress list
+    while the worker goes on living (no other process recovers it): the waker's error must
+    make the exchanger reconcile, even while it waits idle."""
+    worker = make_worker(concurrency=2)
+    worker.start()
+    wait_for(lambda: blocked(worker))
+    r = jobkit.get_client().redis
+    (waker,) = worker._wakers
+    # What the move did before the connection broke: the job is in our list, unannounced.
+    r.lpush(worker.fetcher.inprogress("default"), sidekiq_payload("default", "stranded"))
+    r.client_kill_filter(_id=waker._client_id)
+    wait_for(lambda: order == ["stranded"], timeout=10)
+    wait_for(lambda: r.llen(worker.fetcher.inprogress("default")) == 0)

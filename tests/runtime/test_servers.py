@@ -280,6 +280,23 @@ def _master_port(sentinel: redis.Redis) -> int | None:
     return int(address[1]) if address else None
 
 
+def _whereabouts(client: redis.Redis, namespace: str, tokens: set[str]) -> str:
+    """Where the jobs carrying ``tokens`` are in ``client``'s Redis: key → how many."""
+    found: dict[str, int] = {}
+    for key in client.scan_iter(match=f"{namespace}:*"):
+        kind = client.type(key)
+        if kind == b"list":
+            members = client.lrange(key, 0, -1)
+        elif kind == b"zset":
+            members = client.zrange(key, 0, -1)
+        else:
+            continue
+        hits = sum(1 for m in members for t in tokens if f'"{t}"'.encode() in m)
+        if hits:
+            found[key.decode()] = hits
+    return f"{len(tokens)} not run, found in {found or 'no key'}"
+
+
 def _lines(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
@@ -333,8 +350,12 @@ def test_sentinel_failover_mid_run_loses_no_job(servers: Servers, tmp_path: Path
         killed = time.monotonic()
         wait_for(lambda: _master_port(ask) == replica.port, 30, "the replica's promotion")
         promoted_after = time.monotonic() - killed
-        wait_for(lambda: set(_lines(record)) >= tokens, 30, "every job to run")
         new_master = replica.client()
+        try:
+            wait_for(lambda: set(_lines(record)) >= tokens, 30, "every job to run")
+        except AssertionError as e:
+            missing = tokens - set(_lines(record))
+            raise AssertionError(f"{e}; {_whereabouts(new_master, namespace, missing)}") from None
         assert new_master.info("replication")["role"] == "master"
         wait_for(lambda: new_master.llen(keys.queue("failover")) == 0 and not [
             k for k in new_master.scan_iter(match=f"{namespace}:jobkit:inprogress:*")

@@ -391,3 +391,32 @@ def test_the_exchanger_lingers_only_while_the_executors_with_jobs_have_enough_bu
     assert exchanger._running_short(time.monotonic()), "the threads have 5 plain jobs left"
     exchanger.take([UnitOfWork("default", b"p") for _ in range(20)])
     assert not exchanger._running_short(time.monotonic())
+
+
+def test_a_reconciliation_put_off_by_a_busy_waker_still_happens(
+        settings: jobkit.Settings) -> None:
+    # A job in our in-progress list that no thread knows of (a reply lost), and a blocking
+    # wait that cannot be stopped at the first try: the reconciliation is put off, not
+    # dropped (it used to be dropped once the next call to Redis succeeded).
+    worker = jobkit.Worker(settings, jobkit.WorkerOptions(concurrency=2, log_jobs=False))
+    exchanger = worker.exchanger
+    asked: list[bool] = []
+
+    def quiesce() -> bool:
+        asked.append(len(asked) > 0)  # stuck the first time only
+        return asked[-1]
+
+    exchanger.quiesce_wakers = quiesce
+    raw = json.dumps({"class": "Nothing", "args": [], "jid": "a" * 24,
+                      "queue": "default"}).encode()
+    jobkit.get_client().redis.lpush(worker.fetcher.inprogress("default"), raw)
+    exchanger.reconcile_soon()
+    loop = threading.Thread(target=exchanger.run, daemon=True)
+    loop.start()
+    try:
+        work = exchanger.ready.get(timeout=10)
+    finally:
+        exchanger.stop()
+        loop.join(10)
+    assert work == UnitOfWork("default", raw)
+    assert asked[:2] == [False, True]
