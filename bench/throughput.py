@@ -20,7 +20,7 @@ Enqueue rates (1-by-1 and bulk) are measured for the no-op job against a bare ``
 
 Each round runs every system once, in an order rotated per round; tables show the median of
 the rounds with min-max. Redis is a private ``redis-server`` started for the run (so command
-counts see no other client), unless ``--redis-url`` names one whose databases 4 to 14 may be
+counts see no other client), unless ``--redis-url`` names one whose databases 4 to 15 may be
 flushed.
 """
 
@@ -59,10 +59,11 @@ PEERS = {
     "sidekiq": "sidekiq_peer", "rq": "rq_peer", "dramatiq": "dramatiq_peer",
     "celery": "celery_peer", "huey": "huey_peer", "arq": "arq_peer", "saq": "saq_peer",
     "taskiq": "taskiq_peer", "jobkit-2p": "jobkit2_peer", "jobkit-nopin": "jobkit_nopin_peer",
-    "bare-1cpu": "bare1_peer",
+    "bare-1cpu": "bare1_peer", "jobkit-lpush": "jobkit_lpush_peer", "bare-wake": "bare_wake_peer",
 }
 #: Rows that are jobkit run otherwise, or no job system at all: never "the best peer".
-VARIANTS = ("jobkit", "bare", "bare-1cpu", "lpush", "jobkit-2p", "jobkit-nopin")
+VARIANTS = ("jobkit", "bare", "bare-1cpu", "lpush", "jobkit-2p", "jobkit-nopin", "jobkit-lpush",
+            "bare-wake")
 THREADED_PEERS = ("sidekiq", "dramatiq", "huey", "celery", "rq")
 ASYNC_PEERS = ("arq", "saq", "taskiq")
 SINGLE, BULK = 20_000, 200_000
@@ -72,7 +73,7 @@ QUICK_DIVISOR = 10
 DRAIN_TIMEOUT = 300.0
 POLL = 0.005
 STEADY_FROM = 0.1
-BUSY_PROBES, IDLE_PROBES = 100, 5
+BUSY_PROBES, IDLE_PROBES = 100, 10
 #: enqueued_at of each probe child's first, unmeasured probe: its latency reads as decades.
 WARM_UP = 0.0
 #: Coroutine jobs held in flight for the RSS probe.
@@ -478,7 +479,7 @@ def report(peers: list[Peer], workloads: list[str], rounds: int, quick: bool, ba
         print()
         print("latency, enqueue to the job's first line, idle worker (ms): "
               f"{BUSY_PROBES} probes 10-40 ms apart and {IDLE_PROBES} 1-2 s apart per round")
-        print(f"  {'system':<10} {'p50':>7} {'p90':>7} {'p99':>7}   after idle: {'p50':>7} "
+        print(f"  {'system':<12} {'p50':>7} {'p90':>7} {'p99':>7}   after idle: {'p50':>7} "
               f"{'p90':>7} {'max':>7}   idle Redis cmds/s")
         for p in peers:
             busy, idle = p.runs.get("latency:busy"), p.runs.get("latency:idle")
@@ -486,7 +487,7 @@ def report(peers: list[Peer], workloads: list[str], rounds: int, quick: bool, ba
                 continue
             cells = [1000 * _pct(busy, q) for q in (50, 90, 99)] + [
                 1000 * _pct(idle, q) for q in (50, 90, 100)]
-            print(f"  {p.key:<10} " + " ".join(f"{c:7.2f}" for c in cells[:3]) + "   "
+            print(f"  {p.key:<12} " + " ".join(f"{c:7.2f}" for c in cells[:3]) + "   "
                   + " " * 12 + " ".join(f"{c:7.2f}" for c in cells[3:])
                   + f"   {_spread(p, 'latency:idle_cmds', '{:.1f}')}")
     print()
@@ -597,6 +598,13 @@ def print_targets(by: dict[str, Peer]) -> None:
             print(f"(latency p50 jobkit {1000 * _pct(ours, 50):.2f} ms vs {peer} "
                   f"{1000 * _pct(values, 50):.2f} ms; p99 {1000 * _pct(ours, 99):.2f} vs "
                   f"{1000 * _pct(values, 99):.2f})")
+    # The floor: Redis, the loopback and the machine waking a blocked thread; and jobkit's
+    # worker without its client's share (probes pushed by a plain LPUSH).
+    for key in ("bare-wake", "jobkit-lpush"):
+        values = by[key].runs.get("latency:idle") if key in by else None
+        if values:
+            print(f"(after 1-2 s idle, {by[key].module.NAME}: p50 {1000 * _pct(values, 50):.2f} "
+                  f"ms, p99 {1000 * _pct(values, 99):.2f} ms)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -608,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"enqueue rates), {', '.join(WORKLOADS)}")
     parser.add_argument("--rounds", type=int, help="rounds (default 5, or 1 with --quick)")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency probes")
-    parser.add_argument("--redis-url", help="a Redis whose databases 4-14 may be flushed "
+    parser.add_argument("--redis-url", help="a Redis whose databases 4-15 may be flushed "
                         "(default: a private redis-server started for the run)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
