@@ -149,8 +149,10 @@ def test_a_process_that_missed_heartbeats_is_reported_silent(settings: jobkit.Se
     r.set(Keys(settings.namespace).alive(victim.identity), b"1", px=10_000)
     [held] = Admin(settings).in_flight()
     assert (held.state, held.jobs) == ("silent", 1)
-    assert held.silent_for is not None and 19 <= held.silent_for <= 20
-    assert held.recovered_within is not None and 24 <= held.recovered_within <= 25
+    # Time passes between the SET and the PTTL read (seconds on a loaded machine): silence
+    # only grows from 20 s, the time to recovery only shrinks from 25 s.
+    assert held.silent_for is not None and 20 <= held.silent_for <= 22
+    assert held.recovered_within is not None and 23 <= held.recovered_within <= 25
 
 
 def test_status_reads_sidekiq_7_busy_entries_too(settings: jobkit.Settings,
