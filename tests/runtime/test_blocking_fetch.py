@@ -245,6 +245,8 @@ def test_a_job_left_in_an_idle_workers_list_by_a_lost_reply_runs(
     wait_for(lambda: blocked(worker))
     r = jobkit.get_client().redis
     (waker,) = worker._wakers
+    # In flight is not yet connected: wait for its BLMOVE to be blocked in Redis.
+    wait_for(lambda: waker._client_id in _blocked_ids(r))
     # What the move did before the connection broke: the job is in our list, unannounced.
     r.lpush(worker.fetcher.inprogress("default"), sidekiq_payload("default", "stranded"))
     r.client_kill_filter(_id=waker._client_id)
