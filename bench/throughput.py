@@ -60,10 +60,11 @@ PEERS = {
     "celery": "celery_peer", "huey": "huey_peer", "arq": "arq_peer", "saq": "saq_peer",
     "taskiq": "taskiq_peer", "jobkit-2p": "jobkit2_peer", "jobkit-nopin": "jobkit_nopin_peer",
     "bare-1cpu": "bare1_peer", "jobkit-lpush": "jobkit_lpush_peer", "bare-wake": "bare_wake_peer",
+    "sidekiq-lpush": "sidekiq_lpush_peer",
 }
 #: Rows that are jobkit run otherwise, or no job system at all: never "the best peer".
 VARIANTS = ("jobkit", "bare", "bare-1cpu", "lpush", "jobkit-2p", "jobkit-nopin", "jobkit-lpush",
-            "bare-wake")
+            "bare-wake", "sidekiq-lpush")
 THREADED_PEERS = ("sidekiq", "dramatiq", "huey", "celery", "rq")
 ASYNC_PEERS = ("arq", "saq", "taskiq")
 SINGLE, BULK = 20_000, 200_000
@@ -600,7 +601,7 @@ def print_targets(by: dict[str, Peer]) -> None:
                   f"{1000 * _pct(values, 99):.2f})")
     # The floor: Redis, the loopback and the machine waking a blocked thread; and jobkit's
     # worker without its client's share (probes pushed by a plain LPUSH).
-    for key in ("bare-wake", "jobkit-lpush"):
+    for key in ("bare-wake", "jobkit-lpush", "sidekiq-lpush"):
         values = by[key].runs.get("latency:idle") if key in by else None
         if values:
             print(f"(after 1-2 s idle, {by[key].module.NAME}: p50 {1000 * _pct(values, 50):.2f} "

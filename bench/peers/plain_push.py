@@ -21,4 +21,5 @@ def push(namespace: str, enqueued_at: float) -> None:
     now = time.time()
     payload = {"class": "ProbeJob", "args": [enqueued_at], "queue": QUEUE, "retry": True,
                "jid": os.urandom(12).hex(), "created_at": now, "enqueued_at": now}
-    _client.lpush(f"{namespace}:queue:{QUEUE}", json.dumps(payload, separators=(",", ":")))
+    key = f"{namespace}:queue:{QUEUE}" if namespace else f"queue:{QUEUE}"  # Sidekiq: none
+    _client.lpush(key, json.dumps(payload, separators=(",", ":")))
