@@ -599,8 +599,8 @@ def print_targets(by: dict[str, Peer]) -> None:
             print(f"(latency p50 jobkit {1000 * _pct(ours, 50):.2f} ms vs {peer} "
                   f"{1000 * _pct(values, 50):.2f} ms; p99 {1000 * _pct(ours, 99):.2f} vs "
                   f"{1000 * _pct(values, 99):.2f})")
-    # The floor: Redis, the loopback and the machine waking a blocked thread; and jobkit's
-    # worker without its client's share (probes pushed by a plain LPUSH).
+    # The floor: Redis, the loopback and the machine waking a blocked thread; and the
+    # workers without the enqueuing client's share (probes pushed by a plain LPUSH).
     for key in ("bare-wake", "jobkit-lpush", "sidekiq-lpush"):
         values = by[key].runs.get("latency:idle") if key in by else None
         if values:

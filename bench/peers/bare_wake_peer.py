@@ -14,6 +14,7 @@ import sys
 import redis
 
 from bench import bodies
+from jobkit.keys import Keys
 
 from .plain_push import QUEUE, push
 
@@ -41,7 +42,7 @@ def worker_command(url: str, workload: str = "noop") -> tuple[list[str], dict[st
 def main() -> None:
     # Longer than the block: redis-py 8 times reads out after 5 s by default.
     r = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"], socket_timeout=30)
-    source, target = f"{NAMESPACE}:queue:{QUEUE}", f"{NAMESPACE}:taken"
+    source, target = Keys(NAMESPACE).queue(QUEUE), f"{NAMESPACE}:taken"
     while True:
         raw = r.blmove(source, target, 25, "RIGHT", "LEFT")
         if raw is not None:

@@ -10,6 +10,8 @@ import time
 
 import redis
 
+from jobkit.keys import Keys
+
 QUEUE = "default"
 _client: redis.Redis | None = None
 
@@ -21,5 +23,4 @@ def push(namespace: str, enqueued_at: float) -> None:
     now = time.time()
     payload = {"class": "ProbeJob", "args": [enqueued_at], "queue": QUEUE, "retry": True,
                "jid": os.urandom(12).hex(), "created_at": now, "enqueued_at": now}
-    key = f"{namespace}:queue:{QUEUE}" if namespace else f"queue:{QUEUE}"  # Sidekiq: none
-    _client.lpush(key, json.dumps(payload, separators=(",", ":")))
+    _client.lpush(Keys(namespace).queue(QUEUE), json.dumps(payload, separators=(",", ":")))
